@@ -1,0 +1,109 @@
+/** Reads a YAML file and validates it against a JSON Schema, reporting file, line and what is wrong. */
+import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
+import { readFileSync } from 'node:fs';
+import { Document, LineCounter, isNode, parseDocument } from 'yaml';
+
+export class ConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly problem: string
+  ) {
+    super(`${file}:${line}: ${problem}`);
+  }
+}
+
+/** A parsed file that can say on which line a value stands. */
+export class YamlFile {
+  private constructor(
+    readonly path: string,
+    readonly data: unknown,
+    private readonly document: Document,
+    private readonly lines: LineCounter
+  ) {}
+
+  static read(path: string): YamlFile {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (error) {
+      throw new ConfigError(path, 1, `cannot read file: ${(error as Error).message}`);
+    }
+    const lines = new LineCounter();
+    const document = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+    const [first] = document.errors;
+    if (first) {
+      const line = first.linePos?.[0].line ?? 1;
+      throw new ConfigError(path, line, `invalid YAML: ${first.message.split('\n')[0]}`);
+    }
+    return new YamlFile(path, document.toJS() ?? {}, document, lines);
+  }
+
+  /** Line of the value at a JSON-pointer-like path (`/policies/2/mask`), or of its nearest parent. */
+  lineOf(path: (string | number)[]): number {
+    for (let length = path.length; length >= 0; length--) {
+      const node = this.document.getIn(path.slice(0, length), true);
+      if (isNode(node) && node.range) {
+        return this.lines.linePos(node.range[0]).line;
+      }
+    }
+    return 1;
+  }
+
+  fail(path: (string | number)[], problem: string): never {
+    throw new ConfigError(this.path, this.lineOf(path), problem);
+  }
+}
+
+const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true });
+const validators = new Map<object, ValidateFunction>();
+
+function pointer(instancePath: string): (string | number)[] {
+  return instancePath
+    .split('/')
+    .slice(1)
+    .map(part => part.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map(part => (/^\d+$/.test(part) ? Number(part) : part));
+}
+
+function describe(error: ErrorObject): string {
+  const where = error.instancePath ? error.instancePath.slice(1).replace(/\//g, '.') : 'top level';
+  switch (error.keyword) {
+    case 'additionalProperties':
+      return `${where}: unknown key "${error.params.additionalProperty}"`;
+    case 'required':
+      return `${where}: missing "${error.params.missingProperty}"`;
+    case 'enum':
+      return `${where}: must be one of ${(error.params.allowedValues as unknown[]).map(v => JSON.stringify(v)).join(', ')}`;
+    case 'const':
+      return `${where}: must be ${JSON.stringify(error.params.allowedValue)}`;
+    default:
+      return `${where}: ${error.message}`;
+  }
+}
+
+/** The most specific error: the deepest path, preferring concrete keywords over oneOf/anyOf/if. */
+function mostSpecific(errors: ErrorObject[]): ErrorObject {
+  const vague = new Set(['oneOf', 'anyOf', 'if', 'not', 'allOf']);
+  return [...errors].sort(
+    (a, b) =>
+      Number(vague.has(a.keyword)) - Number(vague.has(b.keyword)) ||
+      b.instancePath.length - a.instancePath.length
+  )[0];
+}
+
+export function validate(file: YamlFile, schema: object): void {
+  let validator = validators.get(schema);
+  if (!validator) {
+    validator = ajv.compile(schema);
+    validators.set(schema, validator);
+  }
+  if (!validator(file.data)) {
+    const errors = validator.errors ?? [];
+    const error = mostSpecific(errors);
+    const problem = error.keyword === 'not' && error.instancePath.match(/\/policies\/\d+$/)
+      ? `${describe(error)}: this effect does not take one of the keys given (grant/deny: none of filter, when, columns, mask; row_filter: filter; column_mask: columns and mask; cell_mask: columns, mask and when)`
+      : describe(error);
+    file.fail(pointer(error.instancePath), problem);
+  }
+}

@@ -1,0 +1,158 @@
+/** The DuckDB adapter: reads CSV, Parquet and JSON-lines files in-process. */
+import { DuckDBConnection, DuckDBInstance, DuckDBTypeId, DuckDBVector } from '@duckdb/node-api';
+import { Field, Schema } from 'apache-arrow';
+import { ARROW_META } from '../../common/api';
+import { Source } from '../config/types';
+import { AUDIT_COLUMNS } from '../audit/record';
+import { ArrowKind, ArrowValue, ColumnBuilder, arrowType, recordBatch } from './arrow';
+import { CompiledScan, SourceColumn } from './compile';
+import { duckdbDialect } from './dialect';
+import { ArrowResult, QueryEngine, SourceError } from './engine';
+import { Params, quoteIdent } from './sql';
+
+/** Rows per Arrow record batch: DuckDB hands out 2,048-row chunks; fewer, larger batches stream faster. */
+const BATCH_ROWS = 65_536;
+
+const KIND_BY_TYPE: Partial<Record<DuckDBTypeId, ArrowKind>> = {
+  [DuckDBTypeId.BOOLEAN]: 'bool',
+  [DuckDBTypeId.TINYINT]: 'int8',
+  [DuckDBTypeId.SMALLINT]: 'int16',
+  [DuckDBTypeId.INTEGER]: 'int32',
+  [DuckDBTypeId.BIGINT]: 'int64',
+  [DuckDBTypeId.UTINYINT]: 'uint8',
+  [DuckDBTypeId.USMALLINT]: 'uint16',
+  [DuckDBTypeId.UINTEGER]: 'uint32',
+  [DuckDBTypeId.UBIGINT]: 'uint64',
+  [DuckDBTypeId.FLOAT]: 'float32',
+  [DuckDBTypeId.DOUBLE]: 'float64',
+  [DuckDBTypeId.DECIMAL]: 'float64',
+  [DuckDBTypeId.DATE]: 'date',
+  [DuckDBTypeId.TIMESTAMP]: 'timestamp',
+  [DuckDBTypeId.TIMESTAMP_TZ]: 'timestamptz',
+  [DuckDBTypeId.VARCHAR]: 'utf8'
+};
+
+/** Normalises one DuckDB value for the Arrow builder of its kind. */
+function normalise(value: unknown, kind: ArrowKind): ArrowValue {
+  if (value === null || value === undefined) return null;
+  switch (kind) {
+    case 'date':
+      return (value as { days: number }).days;
+    case 'timestamp':
+    case 'timestamptz':
+      return (value as { micros: bigint }).micros;
+    case 'float64':
+      return typeof value === 'object' ? (value as { toDouble(): number }).toDouble() : (value as number);
+    case 'utf8':
+      return typeof value === 'string' ? value : String(value);
+    default:
+      return value as ArrowValue;
+  }
+}
+
+export class DuckDBEngine implements QueryEngine {
+  readonly dialect = duckdbDialect;
+
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly auditPath: string
+  ) {}
+
+  static async create(auditPath: string): Promise<DuckDBEngine> {
+    // Extensions cannot be downloaded here, and nothing should try.
+    const instance = await DuckDBInstance.create(':memory:', { autoinstall_known_extensions: 'false' });
+    return new DuckDBEngine(instance, auditPath);
+  }
+
+  relation(source: Source, params: Params): string {
+    switch (source.format) {
+      case 'parquet':
+        return `read_parquet(${params.add(source.path)})`;
+      case 'csv':
+        return `read_csv(${params.add(source.path)}, header = true, auto_detect = true)`;
+      case 'jsonl':
+        return `read_json(${params.add(source.path)}, format = 'newline_delimited')`;
+      case 'audit': {
+        const columns = AUDIT_COLUMNS.map(column => `${quoteIdent(column.name)}: '${column.type}'`).join(', ');
+        return `read_json(${params.add(this.auditPath)}, format = 'newline_delimited', columns = {${columns}})`;
+      }
+    }
+  }
+
+  async describe(source: Source): Promise<SourceColumn[]> {
+    const params = new Params();
+    const connection = await this.instance.connect();
+    try {
+      const reader = await connection.runAndReadAll(`DESCRIBE SELECT * FROM ${this.relation(source, params)}`, params.values);
+      return reader.getRowObjectsJS().map(row => ({ name: String(row.column_name), type: String(row.column_type) }));
+    } catch (error) {
+      throw new SourceError((error as Error).message);
+    } finally {
+      connection.closeSync();
+    }
+  }
+
+  async stream(scan: CompiledScan, metadata: Map<string, string>): Promise<ArrowResult> {
+    const connection = await this.instance.connect();
+    let result;
+    try {
+      result = await connection.stream(scan.sql, scan.params);
+    } catch (error) {
+      connection.closeSync();
+      throw error;
+    }
+    const kinds = result.columnTypes().map(type => KIND_BY_TYPE[type.typeId] ?? 'utf8');
+    const fields = scan.columns.map((column, i) => {
+      const fieldMetadata = new Map<string, string>([[ARROW_META.access, column.access]]);
+      if (column.mask) fieldMetadata.set(ARROW_META.mask, column.mask);
+      if (column.cellMasked) fieldMetadata.set(ARROW_META.cellMasked, 'true');
+      return new Field(column.name, arrowType(kinds[i]), true, fieldMetadata);
+    });
+    const schema = new Schema(fields, metadata);
+    let cancelled = false;
+    const streamed = result;
+    return {
+      schema,
+      cancel: () => {
+        cancelled = true;
+        connection.interrupt();
+      },
+      batches: (async function* () {
+        const builders = kinds.map(kind => new ColumnBuilder(kind));
+        try {
+          for (;;) {
+            const chunk = cancelled ? null : await streamed.fetchChunk();
+            if (!chunk || chunk.rowCount === 0) break;
+            const rows = chunk.rowCount;
+            for (let c = 0; c < builders.length; c++) {
+              appendVector(builders[c], chunk.getColumnVector(c), rows);
+            }
+            if (builders[0].length >= BATCH_ROWS) {
+              yield recordBatch(schema, builders);
+            }
+          }
+          if (!cancelled && builders[0].length > 0) {
+            yield recordBatch(schema, builders);
+          }
+        } finally {
+          connection.closeSync();
+        }
+      })()
+    };
+  }
+
+  /** A connection for the engine's own bookkeeping queries. */
+  async connect(): Promise<DuckDBConnection> {
+    return this.instance.connect();
+  }
+
+  async close(): Promise<void> {
+    this.instance.closeSync();
+  }
+}
+
+function appendVector(builder: ColumnBuilder, vector: DuckDBVector, rows: number): void {
+  for (let r = 0; r < rows; r++) {
+    builder.push(normalise(vector.getItem(r), builder.kind));
+  }
+}

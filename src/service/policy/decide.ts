@@ -1,0 +1,199 @@
+/**
+ * The policy engine: a pure function from (principal, dataset, policies) to a decision.
+ * No I/O, no SQL: engine adapters compile the decision (see engine/compile.ts).
+ */
+import { CellMaskEffect, ColumnEffect, MaskSpec, Principal } from '../../common/api';
+import { ColumnSelector, DatasetSelector, Policy, PrincipalSelector } from '../config/types';
+import { Expr, columnsOf } from './ast';
+import { BindError, bindUser } from './bind';
+import { describeExpression } from './describe';
+import { describeMask, moreRestrictive } from './masks';
+
+/** The parts of a dataset the engine needs to decide: names and tags. */
+export interface DatasetFacts {
+  name: string;
+  tags: string[];
+  columns: { name: string; tags: string[] }[];
+}
+
+export interface RowFilter {
+  policy: string;
+  /** With `user.*` resolved: only columns and literals. */
+  expr: Expr;
+}
+
+export interface CellMask {
+  policy: string;
+  mask: MaskSpec;
+  when: Expr;
+}
+
+export interface ColumnDecision {
+  name: string;
+  /** The winning whole-column mask; undefined means clear. */
+  mask?: MaskSpec;
+  cellMasks: CellMask[];
+  effect: ColumnEffect;
+}
+
+export interface Decision {
+  allowed: boolean;
+  /** Why access was refused (for the audit log; callers are told "not found"). */
+  denial?: string;
+  rowFilters: RowFilter[];
+  columns: ColumnDecision[];
+  /** Names of every policy that shaped this view, in policy order. */
+  policies: string[];
+}
+
+export function globMatches(pattern: string, value: string): boolean {
+  const regex = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${regex}$`).test(value);
+}
+
+export function principalMatches(selector: PrincipalSelector, principal: Principal): boolean {
+  if (selector.everyone) {
+    return true;
+  }
+  if (selector.users?.includes(principal.user)) {
+    return true;
+  }
+  if (selector.groups?.some(group => principal.groups.includes(group))) {
+    return true;
+  }
+  const wanted = Object.entries(selector.attributes ?? {});
+  return (
+    wanted.length > 0 &&
+    wanted.every(([key, expected]) => {
+      const actual = principal.attributes[key];
+      const actualValues = Array.isArray(actual) ? actual : actual === undefined ? [] : [actual];
+      const expectedValues = Array.isArray(expected) ? expected : [expected];
+      return expectedValues.some(value => actualValues.includes(value as never));
+    })
+  );
+}
+
+function appliesTo(policy: Policy, principal: Principal): boolean {
+  return principalMatches(policy.principals, principal) && !(policy.unless && principalMatches(policy.unless, principal));
+}
+
+export function datasetMatches(selector: DatasetSelector, dataset: { name: string; tags: string[] }): boolean {
+  return (
+    (selector.names ?? []).some(pattern => globMatches(pattern, dataset.name)) ||
+    (selector.tags ?? []).some(tag => dataset.tags.includes(tag))
+  );
+}
+
+/** Which selector item picked the column: the reason shown to the user. */
+function columnReason(selector: ColumnSelector, column: { name: string; tags: string[] }): string | undefined {
+  const tag = (selector.tags ?? []).find(t => column.tags.includes(t));
+  if (tag) {
+    return `tag ${tag}`;
+  }
+  return (selector.names ?? []).some(pattern => globMatches(pattern, column.name)) ? `column ${column.name}` : undefined;
+}
+
+interface MaskCandidate {
+  policy: string;
+  mask: MaskSpec;
+  reason: string;
+}
+
+function effectOf(winner: MaskCandidate | undefined, cellMasks: CellMask[]): ColumnEffect {
+  const cells: CellMaskEffect[] = cellMasks.map(cell => ({
+    policy: cell.policy,
+    mask: cell.mask,
+    description: describeMask(cell.mask),
+    condition: describeExpression(cell.when)
+  }));
+  if (!winner) {
+    return { access: 'clear', description: cells.length ? 'clear except where a cell mask applies' : 'clear', cellMasks: cells };
+  }
+  return {
+    access: winner.mask.type === 'hide' ? 'hidden' : 'masked',
+    mask: winner.mask,
+    description: describeMask(winner.mask),
+    policy: winner.policy,
+    reason: winner.reason,
+    cellMasks: winner.mask.type === 'hide' ? [] : cells
+  };
+}
+
+function denied(denial: string): Decision {
+  return { allowed: false, denial, rowFilters: [], columns: [], policies: [] };
+}
+
+export function decide(principal: Principal, dataset: DatasetFacts, policies: readonly Policy[]): Decision {
+  const applicable = policies.filter(policy => datasetMatches(policy.datasets, dataset) && appliesTo(policy, principal));
+  const deny = applicable.find(policy => policy.effect === 'deny');
+  if (deny) {
+    return denied(`denied by policy ${deny.name}`);
+  }
+  const grants = applicable.filter(policy => policy.effect === 'grant');
+  if (grants.length === 0) {
+    return denied('no grant matches');
+  }
+
+  const columnNames = new Set(dataset.columns.map(column => column.name));
+  const used = new Set<string>(grants.map(grant => grant.name));
+  const rowFilters: RowFilter[] = [];
+  const masks = new Map<string, MaskCandidate>();
+  const cellMasks = new Map<string, CellMask[]>();
+
+  try {
+    for (const policy of applicable) {
+      if (policy.effect === 'row_filter') {
+        requireColumns(policy.name, policy.filter, columnNames, dataset.name);
+        rowFilters.push({ policy: policy.name, expr: bindUser(policy.filter, principal) });
+        used.add(policy.name);
+      } else if (policy.effect === 'column_mask' || policy.effect === 'cell_mask') {
+        if (policy.effect === 'cell_mask') {
+          requireColumns(policy.name, policy.when, columnNames, dataset.name);
+        }
+        for (const column of dataset.columns) {
+          const reason = columnReason(policy.columns, column);
+          if (!reason) {
+            continue;
+          }
+          used.add(policy.name);
+          if (policy.effect === 'column_mask') {
+            const candidate = { policy: policy.name, mask: policy.mask, reason };
+            const current = masks.get(column.name);
+            masks.set(column.name, current ? moreRestrictive(current, candidate) : candidate);
+          } else {
+            const cell = { policy: policy.name, mask: policy.mask, when: bindUser(policy.when, principal) };
+            cellMasks.set(column.name, [...(cellMasks.get(column.name) ?? []), cell]);
+          }
+        }
+      }
+    }
+  } catch (error) {
+    // A policy that cannot be applied to this dataset or principal must not widen access.
+    if (error instanceof BindError || error instanceof PolicyScopeError) {
+      return denied(error.message);
+    }
+    throw error;
+  }
+
+  const columns = dataset.columns.map(column => {
+    const winner = masks.get(column.name);
+    const cells = winner?.mask.type === 'hide' ? [] : (cellMasks.get(column.name) ?? []);
+    return { name: column.name, mask: winner?.mask, cellMasks: cells, effect: effectOf(winner, cells) };
+  });
+  return {
+    allowed: true,
+    rowFilters,
+    columns,
+    policies: policies.filter(policy => used.has(policy.name)).map(policy => policy.name)
+  };
+}
+
+export class PolicyScopeError extends Error {}
+
+function requireColumns(policy: string, expr: Expr, columns: Set<string>, dataset: string): void {
+  for (const name of columnsOf(expr)) {
+    if (!columns.has(name)) {
+      throw new PolicyScopeError(`policy ${policy} reads column "${name}", which ${dataset} does not have`);
+    }
+  }
+}
