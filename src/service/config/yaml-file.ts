@@ -33,7 +33,7 @@ export class YamlFile {
     const document = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
     const [first] = document.errors;
     if (first) {
-      const line = first.linePos?.[0].line ?? 1;
+      const line = lines.linePos(first.pos[0]).line;
       throw new ConfigError(path, line, `invalid YAML: ${first.message.split('\n')[0]}`);
     }
     return new YamlFile(path, document.toJS() ?? {}, document, lines);

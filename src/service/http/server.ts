@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { IncomingMessage, Server, ServerResponse, createServer } from 'node:http';
 import { once } from 'node:events';
-import { RecordBatchStreamWriter } from 'apache-arrow';
+import { RecordBatch, RecordBatchStreamWriter } from 'apache-arrow';
 import {
   API_PREFIX,
   ARROW_META,
@@ -183,13 +183,13 @@ async function snippet(service: WardenService, context: RequestContext, _request
   sendJson(response, 200, snippetFor(context.dataset!, flavour));
 }
 
-async function preview(service: WardenService, context: RequestContext, request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> {
+async function preview(service: WardenService, context: RequestContext, _request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> {
   const limitText = url.searchParams.get('limit') ?? '100';
   const limit = Number(limitText);
   if (!Number.isInteger(limit) || limit < 0 || limit > MAX_PREVIEW_ROWS) {
     throw new ApiError('bad_request', `limit must be a whole number from 0 to ${MAX_PREVIEW_ROWS}, got "${limitText}"`);
   }
-  await streamScan(service, context, request, response, { limit }, null);
+  await streamScan(service, context, response, { limit }, null);
 }
 
 async function readJsonBody(request: IncomingMessage): Promise<unknown> {
@@ -267,7 +267,7 @@ async function scan(service: WardenService, context: RequestContext, request: In
     await authorize(service, context);
     throw error;
   }
-  await streamScan(service, context, request, response, parsed.plan, parsed.filterText);
+  await streamScan(service, context, response, parsed.plan, parsed.filterText);
 }
 
 /** The first line of an engine error: enough to fix the request, nothing of the query text. */
@@ -278,7 +278,6 @@ function engineMessage(error: unknown): string {
 async function streamScan(
   service: WardenService,
   context: RequestContext,
-  request: IncomingMessage,
   response: ServerResponse,
   plan: ScanPlan,
   filterText: string | null
@@ -300,10 +299,17 @@ async function streamScan(
   ]);
   if (rowFilter) metadata.set(ARROW_META.rowFilter, rowFilter);
 
+  // Run the query up to its first batch before answering, so that errors in the caller's
+  // filter (a type mismatch, say) come back as a clean 400 rather than a cut stream.
   let result;
+  let batches: AsyncIterator<RecordBatch>;
+  let first: IteratorResult<RecordBatch>;
   try {
     result = await service.engine.stream(compiled, metadata);
+    batches = result.batches[Symbol.asyncIterator]();
+    first = await batches.next();
   } catch (error) {
+    result?.cancel();
     const message = engineMessage(error);
     await audit(service, auditRecord(context, 'invalid', { ...details, reason: message }));
     throw new ApiError(filterText ? 'invalid_filter' : 'source_error', `the query could not run: ${message}`);
@@ -314,7 +320,7 @@ async function streamScan(
     await audit(service, auditRecord(context, 'allowed', { ...details, columns }));
   } catch (error) {
     result.cancel();
-    for await (const _ of result.batches) break; // releases the engine connection
+    await batches.return?.();
     throw error;
   }
 
@@ -330,33 +336,30 @@ async function streamScan(
   response.writeHead(200, { 'content-type': ARROW_STREAM_MIME, 'cache-control': 'no-store', 'x-warden-request-id': context.requestId });
 
   const writer = new RecordBatchStreamWriter();
-  const send = async (chunk: Uint8Array) => {
-    bytes += chunk.byteLength;
-    if (!response.write(chunk) && !aborted) {
-      await Promise.race([once(response, 'drain'), once(response, 'close')]);
-    }
-  };
   const chunks = writer[Symbol.asyncIterator]();
   const pump = (async () => {
     for (;;) {
       const next = await chunks.next();
       if (next.done) break;
-      await send(next.value);
+      bytes += next.value.byteLength;
+      if (!response.write(next.value) && !aborted) {
+        await Promise.race([once(response, 'drain'), once(response, 'close')]);
+      }
     }
   })();
   let failure: unknown;
   try {
     writer.reset(undefined, result.schema);
-    for await (const batch of result.batches) {
-      if (aborted) break;
-      rows += batch.numRows;
-      writer.write(batch);
-      // Backpressure: let the pump drain what is queued before producing the next batch.
+    for (let next = first; !next.done && !aborted; next = await batches.next()) {
+      rows += next.value.numRows;
+      writer.write(next.value);
+      // Backpressure: wait for the client before producing the next batch.
       while (response.writableNeedDrain && !aborted) await once(response, 'drain').catch(() => undefined);
     }
   } catch (error) {
     failure = error;
   } finally {
+    await batches.return?.();
     writer.close();
     await pump.catch(() => undefined);
   }
@@ -373,7 +376,6 @@ async function streamScan(
       reason: failure ? engineMessage(failure) : aborted ? 'client disconnected' : null
     })
     .catch(error => console.error(`warden: could not write completion record for ${context.requestId}: ${(error as Error).message}`));
-  void request;
 }
 
 export function createApiServer(service: WardenService): Server {
