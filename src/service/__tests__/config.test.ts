@@ -108,3 +108,22 @@ test('warden-service refuses to start on an invalid config and names file and li
   assert.equal(result.status, 1);
   assert.match(result.stderr, /invalid configuration: .*policies\/bad\.yaml:5: policies\.0\.principals\.groups: must NOT have fewer than 1 items/);
 });
+
+test('the watcher reloads on its own when a policy file changes', async () => {
+  const config = variant('policies/extra.yaml', 'policies: []\n');
+  const service = await WardenService.start(config, quietLogger);
+  try {
+    service.watchConfig();
+    const before = service.config.policies.length;
+    // fs.watch needs a moment to set up its recursive watches.
+    await new Promise(resolve => setTimeout(resolve, 300));
+    writeFileSync(join(config, 'policies/extra.yaml'), 'policies:\n  - name: extra\n    effect: grant\n    datasets: { tags: [x] }\n    principals: { everyone: true }\n');
+    const deadline = Date.now() + 5000;
+    while (service.config.policies.length === before && Date.now() < deadline) {
+      await new Promise(resolve => setTimeout(resolve, 50));
+    }
+    assert.equal(service.config.policies.length, before + 1);
+  } finally {
+    await service.close();
+  }
+});
