@@ -1,5 +1,6 @@
 /** The DuckDB adapter: reads CSV, Parquet and JSON-lines files in-process. */
-import { DuckDBConnection, DuckDBInstance, DuckDBTypeId, DuckDBVector } from '@duckdb/node-api';
+import { DuckDBConnection, DuckDBDataChunk, DuckDBInstance, DuckDBTypeId } from '@duckdb/node-api';
+import bindings from '@duckdb/node-bindings';
 import { Field, Schema } from 'apache-arrow';
 import { ARROW_META } from '../../common/api';
 import { Source } from '../config/types';
@@ -32,7 +33,14 @@ const KIND_BY_TYPE: Partial<Record<DuckDBTypeId, ArrowKind>> = {
   [DuckDBTypeId.VARCHAR]: 'utf8'
 };
 
-/** Normalises one DuckDB value for the Arrow builder of its kind. */
+/** DuckDB types whose vector memory already has Arrow's layout for their kind. */
+const SAME_LAYOUT = new Set<DuckDBTypeId>([
+  DuckDBTypeId.TINYINT, DuckDBTypeId.SMALLINT, DuckDBTypeId.INTEGER, DuckDBTypeId.BIGINT,
+  DuckDBTypeId.UTINYINT, DuckDBTypeId.USMALLINT, DuckDBTypeId.UINTEGER, DuckDBTypeId.UBIGINT,
+  DuckDBTypeId.FLOAT, DuckDBTypeId.DOUBLE, DuckDBTypeId.DATE, DuckDBTypeId.TIMESTAMP, DuckDBTypeId.TIMESTAMP_TZ
+]);
+
+/** Normalises one DuckDB value for the Arrow builder of its kind (the slow path, for the rest). */
 function normalise(value: unknown, kind: ArrowKind): ArrowValue {
   if (value === null || value === undefined) return null;
   switch (kind) {
@@ -101,7 +109,8 @@ export class DuckDBEngine implements QueryEngine {
       connection.closeSync();
       throw error;
     }
-    const kinds = result.columnTypes().map(type => KIND_BY_TYPE[type.typeId] ?? 'utf8');
+    const typeIds = result.columnTypes().map(type => type.typeId);
+    const kinds = typeIds.map(typeId => KIND_BY_TYPE[typeId] ?? 'utf8');
     const fields = scan.columns.map((column, i) => {
       const fieldMetadata = new Map<string, string>([[ARROW_META.access, column.access]]);
       if (column.mask) fieldMetadata.set(ARROW_META.mask, column.mask);
@@ -118,15 +127,12 @@ export class DuckDBEngine implements QueryEngine {
         connection.interrupt();
       },
       batches: (async function* () {
-        const builders = kinds.map(kind => new ColumnBuilder(kind));
+        const builders = kinds.map(kind => new ColumnBuilder(kind, BATCH_ROWS));
         try {
           for (;;) {
             const chunk = cancelled ? null : await streamed.fetchChunk();
             if (!chunk || chunk.rowCount === 0) break;
-            const rows = chunk.rowCount;
-            for (let c = 0; c < builders.length; c++) {
-              appendVector(builders[c], chunk.getColumnVector(c), rows);
-            }
+            appendChunk(builders, typeIds, chunk);
             if (builders[0].length >= BATCH_ROWS) {
               yield recordBatch(schema, builders);
             }
@@ -151,8 +157,41 @@ export class DuckDBEngine implements QueryEngine {
   }
 }
 
-function appendVector(builder: ColumnBuilder, vector: DuckDBVector, rows: number): void {
+/** Copies one DuckDB chunk into the column builders, from DuckDB's vector memory where layouts match. */
+function appendChunk(builders: ColumnBuilder[], typeIds: DuckDBTypeId[], chunk: DuckDBDataChunk): void {
+  const rows = chunk.rowCount;
+  for (let c = 0; c < builders.length; c++) {
+    const builder = builders[c];
+    const vector = bindings.data_chunk_get_vector(chunk.chunk, c);
+    const validity = bindings.vector_get_validity(vector, ((rows + 63) >> 6) * 8) ?? null;
+    if (SAME_LAYOUT.has(typeIds[c])) {
+      builder.appendFixed(bindings.vector_get_data(vector, rows * builder.width), rows, validity);
+    } else if (typeIds[c] === DuckDBTypeId.VARCHAR) {
+      appendStrings(builder, bindings.vector_get_data(vector, rows * 16), rows, validity);
+    } else {
+      const values = chunk.getColumnVector(c);
+      for (let r = 0; r < rows; r++) builder.append(normalise(values.getItem(r), builder.kind));
+    }
+  }
+}
+
+/**
+ * DuckDB strings are 16-byte `duckdb_string_t`s: a length, then up to 12 bytes inline or a
+ * prefix and a pointer. Their UTF-8 bytes go to Arrow as they are: no decoding, no encoding.
+ */
+function appendStrings(builder: ColumnBuilder, data: Uint8Array, rows: number, validity: Uint8Array | null): void {
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   for (let r = 0; r < rows; r++) {
-    builder.push(normalise(vector.getItem(r), builder.kind));
+    if (validity && !(validity[r >> 3] & (1 << (r & 7)))) {
+      builder.appendUtf8(null);
+      continue;
+    }
+    const offset = r * 16;
+    const length = view.getUint32(offset, true);
+    builder.appendUtf8(
+      length <= 12
+        ? data.subarray(offset + 4, offset + 4 + length)
+        : bindings.get_data_from_pointer(data.buffer as ArrayBuffer, data.byteOffset + offset + 8, length)
+    );
   }
 }
