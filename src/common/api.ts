@@ -58,6 +58,7 @@ export type ErrorCode =
   | 'invalid_filter'
   | 'unknown_column'
   | 'audit_unavailable'
+  | 'service_unavailable'
   | 'source_error'
   | 'internal';
 

@@ -10,6 +10,7 @@ const STATUS: Record<ErrorCode, number> = {
   not_found: 404,
   source_error: 422,
   audit_unavailable: 503,
+  service_unavailable: 502,
   internal: 500
 };
 
