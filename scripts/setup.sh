@@ -24,6 +24,10 @@ bash scripts/python-env.sh
 # Build: TypeScript, the service bundle and the labextension.
 export PATH="$PWD/.venv/bin:$PATH"
 npm run --silent build
+# The venv's JupyterLab loads the labextension straight from warden/labextension.
+if [ "$(readlink .venv/share/jupyter/labextensions/jupyterlab-warden)" != "$PWD/warden/labextension" ]; then
+  jupyter labextension develop --overwrite . >/dev/null
+fi
 
 if $with_browser && [ ! -x /usr/bin/chromium ]; then
   if [ "$(id -u)" = 0 ]; then
