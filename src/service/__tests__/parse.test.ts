@@ -69,3 +69,8 @@ test('binding user attributes: scalars, lists, missing values', () => {
   assert.equal(describeExpression(bindUser(parseExpression("'analysts' IN user.groups"), principal)), "'analysts' IN ('analysts')");
   assert.throws(() => bindUser(parseExpression('country = user.countries'), principal), BindError);
 });
+
+test('numbers out of range are refused rather than becoming Infinity', () => {
+  assert.throws(() => parseExpression('x > 1e309'), /number 1e309 is out of range at position 5/);
+  assert.throws(() => parseExpression('x > -1e309'), /number 1e309 is out of range at position 6/);
+});

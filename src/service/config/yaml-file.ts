@@ -36,7 +36,14 @@ export class YamlFile {
       const line = lines.linePos(first.pos[0]).line;
       throw new ConfigError(path, line, `invalid YAML: ${first.message.split('\n')[0]}`);
     }
-    return new YamlFile(path, document.toJS() ?? {}, document, lines);
+    let data: unknown;
+    try {
+      // Aliases are resolved here; a bad one (or an alias bomb) is an error in the file.
+      data = document.toJS({ maxAliasCount: 100 });
+    } catch (error) {
+      throw new ConfigError(path, 1, `invalid YAML: ${(error as Error).message}`);
+    }
+    return new YamlFile(path, data ?? {}, document, lines);
   }
 
   /** Line of the value at a JSON-pointer-like path (`/policies/2/mask`), or of its nearest parent. */
@@ -55,7 +62,8 @@ export class YamlFile {
   }
 }
 
-const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true });
+// verbose: errors carry their schema, for messages that name the choices (`keyChoice`) and describe patterns.
+const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true, verbose: true });
 const validators = new Map<object, ValidateFunction>();
 
 function pointer(instancePath: string): (string | number)[] {
@@ -66,8 +74,24 @@ function pointer(instancePath: string): (string | number)[] {
     .map(part => (/^\d+$/.test(part) ? Number(part) : part));
 }
 
+/** For `oneOf`/`anyOf` whose branches each only require one key: those keys. */
+function keyChoice(error: ErrorObject): string[] | undefined {
+  if (error.keyword !== 'oneOf' && error.keyword !== 'anyOf') return undefined;
+  const branches = error.schema as { required?: string[] }[];
+  const keys = branches.map(branch => (Object.keys(branch).length === 1 && branch.required?.length === 1 ? branch.required[0] : undefined));
+  return keys.every(key => key !== undefined) ? (keys as string[]) : undefined;
+}
+
 function describe(error: ErrorObject): string {
   const where = error.instancePath ? error.instancePath.slice(1).replace(/\//g, '.') : 'top level';
+  const choice = keyChoice(error);
+  if (choice) {
+    return `${where}: set ${error.keyword === 'oneOf' ? 'exactly' : 'at least'} one of ${choice.join(', ')}`;
+  }
+  const description = (error.parentSchema as { description?: string } | undefined)?.description;
+  if (error.keyword === 'pattern' && description) {
+    return `${where}: ${error.propertyName ? `name "${error.propertyName}"` : JSON.stringify(error.data)} is not ${description}`;
+  }
   switch (error.keyword) {
     case 'additionalProperties':
       return `${where}: unknown key "${error.params.additionalProperty}"`;
@@ -100,7 +124,8 @@ export function validate(file: YamlFile, schema: object): void {
   }
   if (!validator(file.data)) {
     const errors = validator.errors ?? [];
-    const error = mostSpecific(errors);
+    // "Set one of these keys" says more than the failure of the first branch.
+    const error = errors.find(candidate => keyChoice(candidate)) ?? mostSpecific(errors);
     const problem = error.keyword === 'not' && error.instancePath.match(/\/policies\/\d+$/)
       ? `${describe(error)}: this effect does not take one of the keys given (grant/deny: none of filter, when, columns, mask; row_filter: filter; column_mask: columns and mask; cell_mask: columns, mask and when)`
       : describe(error);

@@ -195,7 +195,7 @@ class Parser {
         return { kind: 'literal', value: token.text };
       case 'number':
         this.index++;
-        return { kind: 'literal', value: Number(token.text) };
+        return { kind: 'literal', value: this.finite(token) };
       case 'quoted':
         this.index++;
         return { kind: 'column', name: token.text };
@@ -208,7 +208,7 @@ class Parser {
         }
         if (token.text === '-' && this.tokens[this.index + 1]?.kind === 'number') {
           this.index += 2;
-          return { kind: 'literal', value: -Number(this.tokens[this.index - 1].text) };
+          return { kind: 'literal', value: -this.finite(this.tokens[this.index - 1]) };
         }
         break;
       case 'ident': {
@@ -247,6 +247,14 @@ class Parser {
       token.kind === 'end' ? 'expression ends where a value or column name was expected' : `expected a value or column name, found '${token.text}'`,
       token
     );
+  }
+
+  private finite(token: Token): number {
+    const value = Number(token.text);
+    if (!Number.isFinite(value)) {
+      this.fail(`number ${token.text} is out of range`, token);
+    }
+    return value;
   }
 
   private nested<T>(parse: () => T): T {
