@@ -11,6 +11,9 @@ import { WardenService } from './service';
 const USAGE = 'usage: warden-service --config <dir> [--host 127.0.0.1] [--port 8765] [--no-watch]';
 
 async function main(): Promise<void> {
+  // DuckDB fetches run on libuv's pool (4 threads by default): a few long scans must not
+  // starve every other query. Set before the pool's first use.
+  process.env.UV_THREADPOOL_SIZE ??= '32';
   let values;
   try {
     ({ values } = parseArgs({

@@ -316,6 +316,33 @@ describe('faults with a real service process', () => {
 
   const bigAudit = () => readFileSync(join(big.out, 'audit/audit.jsonl'), 'utf8').trim().split('\n').map(line => JSON.parse(line) as Row);
 
+  test('load: 50 concurrent previews and 4 concurrent large scans, no errors, bounded memory', async () => {
+    const serviceUrl = await spawnService();
+    const timed = async (user: string, path: string, init: RequestInit = {}) => {
+      const started = performance.now();
+      const response = await fetch(`${serviceUrl}${path}`, { ...init, headers: { authorization: `Bearer ${await token(user)}` } });
+      const bytes = (await response.arrayBuffer()).byteLength;
+      return { status: response.status, ms: performance.now() - started, bytes };
+    };
+    const users = ['alice', 'pat', 'carlos'];
+    const [previews, scans] = await Promise.all([
+      Promise.all(Array.from({ length: 50 }, (_, i) => timed(users[i % 3], `/datasets/${TRIAL}/preview?limit=100`))),
+      Promise.all(Array.from({ length: 4 }, () => timed('pat', `/datasets/${TRIAL}/scan`, { method: 'POST', body: '{}' })))
+    ]);
+    const peakRssMb = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child!.pid}/status`, 'utf8'))![1]) / 1024;
+    child!.kill('SIGKILL');
+    child = undefined;
+    const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))];
+    const errors = [...previews, ...scans].filter(result => result.status !== 200).length;
+    const previewMs = previews.map(result => result.ms);
+    const scanMs = scans.map(result => result.ms);
+    const note = `errors ${errors}; previews p50 ${percentile(previewMs, 0.5).toFixed(0)} ms, p95 ${percentile(previewMs, 0.95).toFixed(0)} ms; ` +
+      `scans (200k rows, ${(scans[0].bytes / 1e6).toFixed(0)} MB each) p50 ${percentile(scanMs, 0.5).toFixed(0)} ms, p95 ${percentile(scanMs, 0.95).toFixed(0)} ms; peak RSS ${peakRssMb.toFixed(0)} MB`;
+    record({ category: 'load', attack: '50 concurrent previews + 4 concurrent large scans', tries: 54, leaks: 0, auditLost: 0, note });
+    assert.equal(errors, 0);
+    assert.ok(peakRssMb < 600, `peak RSS ${peakRssMb} MB`);
+  });
+
   test('kill -9 during 20 concurrent scans: every release has its audit record, log readable after restart', async () => {
     const serviceUrl = await spawnService();
     const users = ['alice', 'pat', 'carlos'];
