@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { tableFromIPC } from 'apache-arrow';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { RunningService, SECRET, api, demoLake, rows, scan, startService, token } from './helpers';
+import { RunningService, SECRET, api, demoLake, rows, startService, token } from './helpers';
+import { fuzzLoader, fuzzParser } from './fuzz';
 import { record, writeSummary } from './ledger';
 
 const TRIAL = 'drug_xyz.trial_july2020';
@@ -50,7 +51,7 @@ before(async () => {
 after(async () => {
   await running.close();
   demo.remove();
-  writeSummary('npm run test:service -- adversarial');
+  writeSummary('WARDEN_ADVERSARIAL_DOC=1 npm run test:service -- adversarial fuzz');
 });
 
 describe('inference through the caller\'s own query', () => {
@@ -246,6 +247,11 @@ describe('identity', () => {
     record({ category: 'identity', attack: 'missing, expired, nbf, aud, iss, secret, alg none, tampered, no sub', tries: cases.length, leaks, auditLost, note: '401 with the reason, each attempt audited' });
     assert.equal(leaks + auditLost, 0);
   });
+});
+
+describe('fuzz', () => {
+  test('random text into the expression parser', fuzzParser);
+  test('random policy files into the policy loader', fuzzLoader);
 });
 
 describe('faults', () => {

@@ -31,11 +31,11 @@ export function summary(): string {
   return lines.join('\n');
 }
 
-/** Writes docs/adversarial.md when the whole suite ran (not a filtered subset). */
+/** Prints the table; with WARDEN_ADVERSARIAL_DOC=1 also writes it to docs/adversarial.md. */
 export function writeSummary(command: string): void {
   const table = summary();
   console.log(`\nAdversarial summary\n${table}\n`);
-  if (process.env.WARDEN_ADVERSARIAL_DOC === '0') return;
+  if (process.env.WARDEN_ADVERSARIAL_DOC !== '1') return;
   const doc = [
     '# Adversarial and fault suite',
     '',

@@ -1,5 +1,4 @@
-/** Property-based fuzzing (fast-check) of the expression parser and the policy loader. */
-import { test } from 'node:test';
+/** Property-based fuzzing (fast-check) of the expression parser and the policy loader, run by the adversarial suite. */
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,7 +25,8 @@ const expressionish = fc
   )
   .map(parts => parts.join(' '));
 
-test('the parser never crashes or hangs: any input parses or raises a clear ExpressionError', () => {
+/** The parser never crashes or hangs: any input parses or raises a clear ExpressionError. */
+export function fuzzParser(): void {
   let failures = 0;
   fc.assert(
     fc.property(fc.oneof(expressionish, fc.string({ maxLength: 200 }), fc.string({ unit: 'binary', maxLength: 100 })), input => {
@@ -47,7 +47,7 @@ test('the parser never crashes or hangs: any input parses or raises a clear Expr
     { numRuns: RUNS }
   );
   record({ category: 'fuzz', attack: 'random text into the expression parser (fast-check)', tries: RUNS, leaks: failures, auditLost: 0, note: 'every input parsed (and round-tripped) or raised ExpressionError with a position, each < 100 ms' });
-});
+}
 
 const policyish = fc.record(
   {
@@ -63,7 +63,8 @@ const policyish = fc.record(
   { requiredKeys: [] }
 );
 
-test('the policy loader never crashes: any policy file loads or raises a ConfigError with file and line', () => {
+/** The policy loader never crashes: any policy file loads or raises a ConfigError with file and line. */
+export function fuzzLoader(): void {
   const dir = tempDir('fuzz');
   const config = join(dir.path, 'config');
   mkdirSync(join(config, 'policies'), { recursive: true });
@@ -92,4 +93,4 @@ test('the policy loader never crashes: any policy file loads or raises a ConfigE
     dir.remove();
   }
   record({ category: 'fuzz', attack: 'random policy files into the loader (fast-check)', tries: 1500, leaks: failures, auditLost: 0, note: 'every file loaded or raised ConfigError with file and line' });
-});
+}
