@@ -46,9 +46,18 @@ export interface Decision {
   policies: string[];
 }
 
+const globs = new Map<string, RegExp | string>();
+
+/** `*` and `?` wildcards; compiled once per pattern, plain names compared as they are. */
 export function globMatches(pattern: string, value: string): boolean {
-  const regex = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${regex}$`).test(value);
+  let compiled = globs.get(pattern);
+  if (compiled === undefined) {
+    compiled = /[*?]/.test(pattern)
+      ? new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`)
+      : pattern;
+    globs.set(pattern, compiled);
+  }
+  return typeof compiled === 'string' ? compiled === value : compiled.test(value);
 }
 
 export function principalMatches(selector: PrincipalSelector, principal: Principal): boolean {
@@ -84,13 +93,44 @@ export function datasetMatches(selector: DatasetSelector, dataset: { name: strin
   );
 }
 
-/** Which selector item picked the column: the reason shown to the user. */
-function columnReason(selector: ColumnSelector, column: { name: string; tags: string[] }): string | undefined {
-  const tag = (selector.tags ?? []).find(t => column.tags.includes(t));
-  if (tag) {
-    return `tag ${tag}`;
+type Column = DatasetFacts['columns'][number];
+
+/** Columns by name and by tag, so that selecting columns does not scan them all per policy. */
+interface ColumnIndex {
+  byName: Map<string, Column>;
+  byTag: Map<string, Column[]>;
+}
+
+const columnIndexes = new WeakMap<DatasetFacts, ColumnIndex>();
+
+function indexOf(dataset: DatasetFacts): ColumnIndex {
+  let index = columnIndexes.get(dataset);
+  if (!index) {
+    index = { byName: new Map(), byTag: new Map() };
+    for (const column of dataset.columns) {
+      index.byName.set(column.name, column);
+      for (const tag of column.tags) index.byTag.set(tag, [...(index.byTag.get(tag) ?? []), column]);
+    }
+    columnIndexes.set(dataset, index);
   }
-  return (selector.names ?? []).some(pattern => globMatches(pattern, column.name)) ? `column ${column.name}` : undefined;
+  return index;
+}
+
+/**
+ * The columns a selector picks, each with the reason shown to the user: the first of the
+ * selector's tags that the column has, else its name.
+ */
+function selectColumns(selector: ColumnSelector, dataset: DatasetFacts): Map<Column, string> {
+  const index = indexOf(dataset);
+  const picked = new Map<Column, string>();
+  for (const tag of selector.tags ?? []) {
+    for (const column of index.byTag.get(tag) ?? []) if (!picked.has(column)) picked.set(column, `tag ${tag}`);
+  }
+  for (const pattern of selector.names ?? []) {
+    const matches = /[*?]/.test(pattern) ? dataset.columns.filter(column => globMatches(pattern, column.name)) : [index.byName.get(pattern)].filter((column): column is Column => !!column);
+    for (const column of matches) if (!picked.has(column)) picked.set(column, `column ${column.name}`);
+  }
+  return picked;
 }
 
 interface MaskCandidate {
@@ -134,7 +174,7 @@ export function decide(principal: Principal, dataset: DatasetFacts, policies: re
     return denied('no grant matches');
   }
 
-  const columnNames = new Set(dataset.columns.map(column => column.name));
+  const columnNames = indexOf(dataset).byName;
   const used = new Set<string>(grants.map(grant => grant.name));
   const rowFilters: RowFilter[] = [];
   const masks = new Map<string, MaskCandidate>();
@@ -150,11 +190,7 @@ export function decide(principal: Principal, dataset: DatasetFacts, policies: re
         if (policy.effect === 'cell_mask') {
           requireColumns(policy.name, policy.when, columnNames, dataset.name);
         }
-        for (const column of dataset.columns) {
-          const reason = columnReason(policy.columns, column);
-          if (!reason) {
-            continue;
-          }
+        for (const [column, reason] of selectColumns(policy.columns, dataset)) {
           used.add(policy.name);
           if (policy.effect === 'column_mask') {
             const candidate = { policy: policy.name, mask: policy.mask, reason };
@@ -190,7 +226,7 @@ export function decide(principal: Principal, dataset: DatasetFacts, policies: re
 
 export class PolicyScopeError extends Error {}
 
-function requireColumns(policy: string, expr: Expr, columns: Set<string>, dataset: string): void {
+function requireColumns(policy: string, expr: Expr, columns: ReadonlyMap<string, unknown>, dataset: string): void {
   for (const name of columnsOf(expr)) {
     if (!columns.has(name)) {
       throw new PolicyScopeError(`policy ${policy} reads column "${name}", which ${dataset} does not have`);
