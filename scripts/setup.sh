@@ -37,4 +37,14 @@ if $with_browser && [ ! -x /usr/bin/chromium ]; then
     exit 1
   fi
 fi
+# PostgreSQL 15 server binaries: the service tests start a throwaway cluster of their own
+# (src/service/__tests__/postgres-cluster.ts); nothing here starts a server.
+if [ ! -x /usr/lib/postgresql/15/bin/postgres ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql-15 >/dev/null
+  else
+    echo "setup: PostgreSQL 15 is missing; install it with: sudo apt-get install -y postgresql-15" >&2
+    exit 1
+  fi
+fi
 echo "setup: ready"

@@ -1,18 +1,19 @@
 /**
  * The enforcement service's state and operations, independent of HTTP: the current
- * configuration and catalog (hot-reloaded, last good kept), identity, engine and audit.
+ * configuration and catalog (hot-reloaded, last good kept), identity, engines and audit.
  */
 import { createHash } from 'node:crypto';
 import { FSWatcher, watch } from 'node:fs';
 import { DatasetDetail, Principal, RowFilterInfo } from '../common/api';
 import { CatalogDataset, Catalog, summarise } from './catalog/catalog';
 import { loadConfig } from './config/load';
-import { WardenConfig } from './config/types';
+import { ServiceSettings, WardenConfig } from './config/types';
 import { ScanPlan, compileScan, CompiledScan } from './engine/compile';
 import { MaskKeys } from './engine/dialect';
 import { DuckDBEngine } from './engine/duckdb';
-import { QueryEngine } from './engine/engine';
+import { EngineRegistry } from './engine/registry';
 import { AuditSink, FileAuditSink } from './audit/log';
+import { PostgresAuditSink } from './audit/postgres';
 import { Decision, decide } from './policy/decide';
 import { describeExpression } from './policy/describe';
 import { TokenVerifier, principalFrom } from './identity/verify';
@@ -24,8 +25,28 @@ export interface Logger {
 
 interface Snapshot {
   config: WardenConfig;
+  engines: EngineRegistry;
   catalog: Catalog;
   verifier: TokenVerifier;
+}
+
+/** Opens the configured audit sink; start-up fails if it cannot be written. */
+async function openAuditSink(settings: ServiceSettings): Promise<AuditSink> {
+  const { audit } = settings;
+  const sink = audit.sink === 'file' ? new FileAuditSink(audit.path) : new PostgresAuditSink(settings.connections.get(audit.connection)!, audit.table);
+  try {
+    await sink.open();
+  } catch (error) {
+    await sink.close().catch(() => undefined);
+    throw error;
+  }
+  return sink;
+}
+
+/** The audit sink's settings, connection included: what a reload may not change. */
+function auditTarget(settings: ServiceSettings): string {
+  const { audit } = settings;
+  return JSON.stringify([audit, audit.sink === 'postgres' ? settings.connections.get(audit.connection) : null]);
 }
 
 export class WardenService {
@@ -35,7 +56,7 @@ export class WardenService {
 
   private constructor(
     private snapshot: Snapshot,
-    readonly engine: QueryEngine,
+    private readonly duckdb: DuckDBEngine,
     readonly audit: AuditSink,
     private readonly logger: Logger
   ) {}
@@ -43,22 +64,23 @@ export class WardenService {
   /** Loads the config directory; throws ConfigError (file, line, problem) if anything is wrong. */
   static async start(configDir: string, logger: Logger): Promise<WardenService> {
     const config = loadConfig(configDir);
-    const audit = new FileAuditSink(config.settings.auditPath);
-    await audit.open();
-    const engine = await DuckDBEngine.create(config.settings.auditPath);
+    const audit = await openAuditSink(config.settings);
+    const duckdb = await DuckDBEngine.create();
+    const engines = EngineRegistry.create(duckdb, config.settings.connections);
     try {
-      const snapshot = await WardenService.prepare(config, engine);
-      return new WardenService(snapshot, engine, audit, logger);
+      const snapshot = await WardenService.prepare(config, engines);
+      return new WardenService(snapshot, duckdb, audit, logger);
     } catch (error) {
-      await engine.close();
+      await engines.retire();
+      await duckdb.close();
       await audit.close();
       throw error;
     }
   }
 
-  private static async prepare(config: WardenConfig, engine: QueryEngine): Promise<Snapshot> {
-    const catalog = await Catalog.build(config.datasets, engine);
-    return { config, catalog, verifier: new TokenVerifier(config.settings.identity) };
+  private static async prepare(config: WardenConfig, engines: EngineRegistry): Promise<Snapshot> {
+    const catalog = await Catalog.build(config.datasets, engines);
+    return { config, engines, catalog, verifier: new TokenVerifier(config.settings.identity) };
   }
 
   get config(): WardenConfig {
@@ -80,11 +102,19 @@ export class WardenService {
   /** Reloads now; resolves when done (tests use this instead of waiting for the watcher). */
   reload(): Promise<void> {
     this.reloading = this.reloading.then(async () => {
+      let engines: EngineRegistry | undefined;
       try {
         const config = loadConfig(this.config.settings.configDir);
-        this.snapshot = await WardenService.prepare(config, this.engine);
+        if (auditTarget(config.settings) !== auditTarget(this.config.settings)) {
+          throw new Error('the audit sink or its connection changed: restart the service to switch audit sinks');
+        }
+        engines = this.snapshot.engines.derive(config.settings.connections);
+        const previous = this.snapshot;
+        this.snapshot = await WardenService.prepare(config, engines);
+        await previous.engines.retire(engines);
         this.logger.info(`config reloaded: ${this.catalog.size} datasets, ${config.policies.length} policies`);
       } catch (error) {
+        await engines?.retire(this.snapshot.engines);
         this.logger.error(`config reload failed, still serving the last good config: ${(error as Error).message}`);
       }
     });
@@ -108,10 +138,10 @@ export class WardenService {
     return { hash: derive(`hash\0${dataset}`), token: derive('token') };
   }
 
+  /** The scan in the SQL of the engine that reads the dataset. */
   compile(dataset: CatalogDataset, decision: Decision, plan: ScanPlan): CompiledScan {
-    return compileScan(decision, dataset.columns, plan, this.engine.dialect, this.maskKeys(dataset.config.name), params =>
-      this.engine.relation(dataset.config.source, params)
-    );
+    const { engine, config } = dataset;
+    return compileScan(decision, dataset.columns, plan, engine.dialect, this.maskKeys(config.name), params => engine.relation(config.source, params));
   }
 
   detail(dataset: CatalogDataset, decision: Decision): DatasetDetail {
@@ -136,7 +166,8 @@ export class WardenService {
     this.watcher?.close();
     clearTimeout(this.reloadTimer);
     await this.reloading;
-    await this.engine.close();
+    await this.snapshot.engines.retire();
+    await this.duckdb.close();
     await this.audit.close();
   }
 }

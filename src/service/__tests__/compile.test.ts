@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { MaskSpec } from '../../common/api';
 import { CompiledScan, PlanError, ScanPlan, compileScan } from '../engine/compile';
-import { duckdbDialect } from '../engine/dialect';
+import { duckdbDialect, postgresDialect } from '../engine/dialect';
 import { Decision } from '../policy/decide';
 import { parseExpression } from '../policy/parse';
 
@@ -69,15 +69,18 @@ async function maskedValues(column: string, mask: MaskSpec): Promise<unknown[]> 
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
-test('every value is a bound parameter and every identifier is quoted', () => {
-  const d = decision({ ssn: { type: 'redact', value: "x'); DROP TABLE people; --" } }, {
-    rowFilters: [{ policy: 'p', expr: parseExpression("country = 'US'' OR 1=1 --'") }]
+for (const dialect of [duckdbDialect, postgresDialect]) {
+  test(`${dialect.name}: every value is a bound parameter and every identifier is quoted`, () => {
+    const d = decision({ ssn: { type: 'redact', value: "x'); DROP TABLE people; --" } }, {
+      rowFilters: [{ policy: 'p', expr: parseExpression("country = 'US'' OR 1=1 --'") }]
+    });
+    const filter = parseExpression('"odd name ""x""" = \'a\' AND age > 40.5');
+    const compiled = compileScan(d, columns, { filter, limit: 5 }, dialect, keys, () => 'people');
+    assert.doesNotMatch(compiled.sql, /DROP TABLE|OR 1=1|'US'|40\.5/);
+    assert.match(compiled.sql, /"odd name ""x"""/);
+    assert.deepEqual(compiled.params, ["US' OR 1=1 --", "x'); DROP TABLE people; --", 'a', 40.5, 5]);
   });
-  const compiled = compile(d, { filter: parseExpression('"odd name ""x""" = \'a\''), limit: 5 });
-  assert.doesNotMatch(compiled.sql, /DROP TABLE|OR 1=1|'US'/);
-  assert.match(compiled.sql, /"odd name ""x"""/);
-  assert.deepEqual(compiled.params, ["US' OR 1=1 --", "x'); DROP TABLE people; --", 'a', 5]);
-});
+}
 
 test('enforcement order: row filter on raw values, masks, then the caller filter on masked values', async () => {
   const d = decision({ ssn: { type: 'show_last', n: 4 } }, { rowFilters: [{ policy: 'us', expr: parseExpression("country = 'US'") }] });

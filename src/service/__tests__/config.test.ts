@@ -64,6 +64,74 @@ for (const [what, text, line, message] of BAD_POLICIES) {
   });
 }
 
+/** A copy of the demo config with `extra` appended to warden.yaml (and one file replaced, if given). */
+function withSettings(extra: string, file = '', text = ''): string {
+  const config = variant(file || 'policies/extra.yaml', file ? text : 'policies: []\n');
+  writeFileSync(join(config, 'warden.yaml'), readFileSync(join(config, 'warden.yaml'), 'utf8') + extra);
+  return config;
+}
+
+const CONNECTION = 'connections:\n  clinical_pg: { host: db.example.com, database: clinical, user: warden, password_env: WARDEN_TEST_PG_PASSWORD }\n';
+
+test('PostgreSQL connections and sources: defaults filled in, the password from the environment', () => {
+  process.env.WARDEN_TEST_PG_PASSWORD = 's3cret';
+  try {
+    const config = loadConfig(
+      withSettings(CONNECTION, 'catalog/pg.yaml', 'datasets:\n  - name: clinical.trials\n    source: { format: postgres, connection: clinical_pg, table: public.trials }\n')
+    );
+    assert.deepEqual(config.settings.connections.get('clinical_pg'), {
+      name: 'clinical_pg', host: 'db.example.com', port: 5432, database: 'clinical', user: 'warden', password: 's3cret', ssl: 'disable', sslCa: undefined, poolSize: 10
+    });
+    assert.deepEqual(config.datasets.find(d => d.name === 'clinical.trials')!.source, { format: 'postgres', connection: 'clinical_pg', table: 'public.trials' });
+  } finally {
+    delete process.env.WARDEN_TEST_PG_PASSWORD;
+  }
+});
+
+test('the audit sink may be a PostgreSQL table; the audit dataset then reads that table', () => {
+  process.env.WARDEN_TEST_PG_PASSWORD = 's3cret';
+  try {
+    const config = withSettings(CONNECTION);
+    const settings = readFileSync(join(config, 'warden.yaml'), 'utf8').replace(/audit:\n  path: .*\n/, 'audit:\n  postgres: { connection: clinical_pg }\n');
+    writeFileSync(join(config, 'warden.yaml'), settings);
+    const loaded = loadConfig(config);
+    assert.deepEqual(loaded.settings.audit, { sink: 'postgres', connection: 'clinical_pg', table: 'warden_audit' });
+    assert.deepEqual(loaded.datasets.find(d => d.name === 'warden.audit_log')!.source, { format: 'postgres', connection: 'clinical_pg', table: 'warden_audit' });
+  } finally {
+    delete process.env.WARDEN_TEST_PG_PASSWORD;
+  }
+});
+
+const TRUSTED = 'connections:\n  clinical_pg: { host: db.example.com, database: clinical, user: warden }\n';
+const BAD_CONNECTIONS: [string, string, string, string, RegExp][] = [
+  ['unknown connection', TRUSTED, 'catalog/pg.yaml', 'datasets:\n  - name: x.y\n    source: { format: postgres, connection: nope, table: t }\n', /pg\.yaml:3: unknown connection "nope": warden\.yaml defines clinical_pg/],
+  ['no table', TRUSTED, 'catalog/pg.yaml', 'datasets:\n  - name: x.y\n    source: { format: postgres, connection: clinical_pg }\n', /pg\.yaml:3: datasets\.0\.source: missing "table"/],
+  ['a path on a postgres source', TRUSTED, 'catalog/pg.yaml', 'datasets:\n  - name: x.y\n    source: { format: postgres, connection: clinical_pg, table: t, path: a.csv }\n', /pg\.yaml:3: datasets\.0\.source: unknown key "path"/],
+  ['a table name that is not one', TRUSTED, 'catalog/pg.yaml', 'datasets:\n  - name: x.y\n    source: { format: postgres, connection: clinical_pg, table: "t; DROP TABLE t" }\n', /pg\.yaml:3: datasets\.0\.source\.table: "t; DROP TABLE t" is not a table name or schema\.table/],
+  ['password variable not set', CONNECTION, '', '', /warden\.yaml:\d+: connection clinical_pg: the environment variable WARDEN_TEST_PG_PASSWORD is not set/],
+  ['password in the YAML', 'connections:\n  c: { host: h, database: d, user: u, password: hunter2 }\n', '', '', /warden\.yaml:\d+: connections\.c: unknown key "password"/],
+  ['a bad connection name', 'connections:\n  bad-name: { host: h, database: d, user: u }\n', '', '', /connections: name "bad-name" is not a connection name/],
+  ['a CA file without verification', 'connections:\n  c: { host: h, database: d, user: u, ssl: require, ssl_ca_file: ca.pem }\n', '', '', /connection c: ssl_ca_file needs ssl: verify-full/]
+];
+
+for (const [what, settings, file, text, message] of BAD_CONNECTIONS) {
+  test(`an invalid PostgreSQL setting (${what}) is refused with file, line and problem`, () => {
+    assert.match(loadError(withSettings(settings, file, text)).message, message);
+  });
+}
+
+test('the audit sink is a file or a table, not both, and names a known connection', () => {
+  for (const [audit, message] of [
+    ['audit:\n  path: a.jsonl\n  postgres: { connection: c }\n', /warden\.yaml:\d+: audit: set exactly one of path, postgres/],
+    ['audit:\n  postgres: { connection: c }\n', /warden\.yaml:\d+: unknown connection "c": warden\.yaml defines no connections/]
+  ] as const) {
+    const config = variant('policies/extra.yaml', 'policies: []\n');
+    const settings = readFileSync(join(config, 'warden.yaml'), 'utf8').replace(/audit:\n  path: .*\n/, audit);
+    writeFileSync(join(config, 'warden.yaml'), settings);
+    assert.match(loadError(config).message, message);
+  }
+});
+
 test('a source path with .. or outside the data roots is refused', () => {
   for (const path of ['../config/warden.yaml', '/etc/passwd']) {
     const error = loadError(variant('catalog/extra.yaml', `datasets:\n  - name: x.y\n    source: { format: csv, path: "${path}" }\n`));

@@ -3,12 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DuckDBEngine } from '../engine/duckdb';
 import { CompiledScan } from '../engine/compile';
-import { join } from 'node:path';
-import { tempDir } from './helpers';
 
 test('values and nulls survive the raw-memory copy for every type', async () => {
-  const dir = tempDir('arrow');
-  const engine = await DuckDBEngine.create(join(dir.path, 'audit.jsonl'));
+  const engine = await DuckDBEngine.create();
   try {
     // 5,000 rows span three DuckDB chunks; null patterns differ per column and fall off byte boundaries.
     const sql = `SELECT
@@ -49,6 +46,5 @@ test('values and nulls survive the raw-memory copy for every type', async () => 
     });
   } finally {
     await engine.close();
-    dir.remove();
   }
 });

@@ -3,14 +3,17 @@
  * policies (overridable by defining a policy of the same name): everyone may read it, a
  * user sees only their own records unless in group `compliance`.
  */
-import { DatasetConfig, Policy } from '../config/types';
+import { AuditSettings, DatasetConfig, Policy, Source } from '../config/types';
 import { parseExpression } from '../policy/parse';
 import { AUDIT_COLUMNS } from './record';
 
 export const AUDIT_DATASET = 'warden.audit_log';
 export const COMPLIANCE_GROUP = 'compliance';
 
-export function auditDataset(): DatasetConfig {
+/** The dataset reads wherever the sink writes: the file, or the table replicas share. */
+export function auditDataset(audit: AuditSettings): DatasetConfig {
+  const source: Source =
+    audit.sink === 'file' ? { format: 'audit', path: audit.path } : { format: 'postgres', connection: audit.connection, table: audit.table };
   return {
     name: AUDIT_DATASET,
     database: 'warden',
@@ -18,7 +21,7 @@ export function auditDataset(): DatasetConfig {
     description: 'Who read what, when, through which client, under which policies: one record per access and per completed stream.',
     owner: 'warden',
     tags: ['audit'],
-    source: { format: 'audit' },
+    source,
     columns: AUDIT_COLUMNS.map(column => ({ name: column.name, tags: [], description: column.description })),
     origin: { file: '<built-in>', line: 0 }
   };

@@ -1,8 +1,10 @@
 /**
- * The audit sink: an append-only JSON-lines file, fsync'd before a write is acknowledged.
- * Concurrent writers are grouped into one write and one fdatasync (group commit), so the
- * cost of durability is shared. Callers await `write` before releasing anything: if the
- * write fails, the request fails (fail closed).
+ * Audit sinks. A record is durable before `write` resolves, and callers await it before
+ * releasing anything: if the write fails, the request fails (fail closed). Concurrent
+ * writers are grouped into one commit (group commit), so the cost of durability is shared.
+ *
+ * The local sink is an append-only JSON-lines file, fdatasync'd; audit/postgres.ts has the
+ * PostgreSQL sink that several service replicas share.
  */
 import { FileHandle, mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -16,15 +18,58 @@ export interface AuditSink {
 }
 
 interface Pending {
-  line: string;
+  record: AuditRecord;
   resolve: () => void;
   reject: (error: Error) => void;
 }
 
+/**
+ * Commits records in batches: while one batch commits, new records queue and go together in
+ * the next. A failed commit fails every write of its batch with AuditUnavailableError.
+ */
+export class GroupCommit {
+  private pending: Pending[] = [];
+  private flushing: Promise<void> | null = null;
+
+  constructor(
+    private readonly commit: (records: AuditRecord[]) => Promise<void>,
+    private readonly failure: (error: Error) => string
+  ) {}
+
+  write(record: AuditRecord): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ record, resolve, reject });
+      this.flushing ??= this.flush();
+    });
+  }
+
+  /** Resolves once every queued record is committed or failed. */
+  async idle(): Promise<void> {
+    await this.flushing;
+  }
+
+  private async flush(): Promise<void> {
+    while (this.pending.length) {
+      const batch = this.pending;
+      this.pending = [];
+      try {
+        await this.commit(batch.map(item => item.record));
+        batch.forEach(item => item.resolve());
+      } catch (error) {
+        const failure = new AuditUnavailableError(this.failure(error as Error));
+        batch.forEach(item => item.reject(failure));
+      }
+    }
+    this.flushing = null;
+  }
+}
+
 export class FileAuditSink implements AuditSink {
   private handle: FileHandle | null = null;
-  private pending: Pending[] = [];
-  private flushing = false;
+  private readonly commits = new GroupCommit(
+    records => this.append(records),
+    error => `audit log ${this.path} cannot be written: ${error.message}`
+  );
 
   constructor(readonly path: string) {}
 
@@ -35,38 +80,24 @@ export class FileAuditSink implements AuditSink {
   }
 
   write(record: AuditRecord): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({ line: JSON.stringify(record) + '\n', resolve, reject });
-      void this.flush();
-    });
+    return this.commits.write(record);
   }
 
-  private async flush(): Promise<void> {
-    if (this.flushing) return;
-    this.flushing = true;
+  private async append(records: AuditRecord[]): Promise<void> {
     try {
-      while (this.pending.length) {
-        const batch = this.pending;
-        this.pending = [];
-        try {
-          if (!this.handle) await this.open();
-          await this.handle!.appendFile(batch.map(item => item.line).join(''));
-          await this.handle!.datasync();
-          batch.forEach(item => item.resolve());
-        } catch (error) {
-          // Reopen next time: the file may have been replaced or its disk remounted.
-          await this.handle?.close().catch(() => undefined);
-          this.handle = null;
-          const failure = new AuditUnavailableError(`audit log ${this.path} cannot be written: ${(error as Error).message}`);
-          batch.forEach(item => item.reject(failure));
-        }
-      }
-    } finally {
-      this.flushing = false;
+      if (!this.handle) await this.open();
+      await this.handle!.appendFile(records.map(record => JSON.stringify(record) + '\n').join(''));
+      await this.handle!.datasync();
+    } catch (error) {
+      // Reopen next time: the file may have been replaced or its disk remounted.
+      await this.handle?.close().catch(() => undefined);
+      this.handle = null;
+      throw error;
     }
   }
 
   async close(): Promise<void> {
+    await this.commits.idle();
     await this.handle?.close();
     this.handle = null;
   }

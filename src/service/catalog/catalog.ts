@@ -3,7 +3,7 @@ import { CatalogPage, DatasetSummary, Principal } from '../../common/api';
 import { ConfigError } from '../config/yaml-file';
 import { DatasetConfig, Policy } from '../config/types';
 import { SourceColumn } from '../engine/compile';
-import { QueryEngine } from '../engine/engine';
+import { EngineSelector, QueryEngine } from '../engine/engine';
 import { Decision, DatasetFacts, decide } from '../policy/decide';
 
 export interface CatalogColumn extends SourceColumn {
@@ -13,6 +13,8 @@ export interface CatalogColumn extends SourceColumn {
 
 export interface CatalogDataset {
   config: DatasetConfig;
+  /** The engine that reads this dataset's source: compiled scans run there. */
+  engine: QueryEngine;
   columns: CatalogColumn[];
   facts: DatasetFacts;
 }
@@ -27,11 +29,13 @@ export class Catalog {
   private constructor(private readonly datasets: Map<string, CatalogDataset>) {}
 
   /** Reads every source's schema; a declared column the source lacks is a config error. */
-  static async build(configs: DatasetConfig[], engine: QueryEngine): Promise<Catalog> {
+  static async build(configs: DatasetConfig[], engines: EngineSelector): Promise<Catalog> {
     const entries = await Promise.all(
       configs.map(async config => {
+        let engine: QueryEngine;
         let sourceColumns: SourceColumn[];
         try {
+          engine = engines.engineFor(config.source);
           sourceColumns = await engine.describe(config.source);
         } catch (error) {
           throw new ConfigError(config.origin.file, config.origin.line, `dataset ${config.name}: cannot read source: ${(error as Error).message}`);
@@ -52,7 +56,7 @@ export class Catalog {
           description: declared.get(column.name)?.description ?? ''
         }));
         const facts = { name: config.name, tags: config.tags, columns: columns.map(({ name, tags }) => ({ name, tags })) };
-        return [config.name, { config, columns, facts }] as const;
+        return [config.name, { config, engine, columns, facts }] as const;
       })
     );
     return new Catalog(new Map(entries));

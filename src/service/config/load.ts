@@ -10,11 +10,15 @@ import policiesSchema from './schema/policies.schema.json';
 import wardenSchema from './schema/warden.schema.json';
 import { resolveSourcePath } from './paths';
 import {
+  AuditSettings,
   DatasetConfig,
   DirectoryEntry,
+  FileFormat,
   IdentitySettings,
   Policy,
+  PostgresConnection,
   ServiceSettings,
+  Source,
   WardenConfig
 } from './types';
 import { ConfigError, YamlFile, validate } from './yaml-file';
@@ -29,6 +33,19 @@ function yamlFiles(dir: string): string[] {
     .map(name => join(dir, name));
 }
 
+interface ConnectionYaml {
+  host: string;
+  port?: number;
+  database: string;
+  user: string;
+  password_env?: string;
+  ssl?: PostgresConnection['ssl'];
+  ssl_ca_file?: string;
+  pool_size?: number;
+}
+
+const DEFAULT_AUDIT_TABLE = 'warden_audit';
+
 function loadSettings(configDir: string): ServiceSettings {
   const path = join(configDir, 'warden.yaml');
   if (!existsSync(path)) {
@@ -39,7 +56,8 @@ function loadSettings(configDir: string): ServiceSettings {
   const data = file.data as {
     data_roots: string[];
     identity: { audience: string; issuer?: string; hs256_secret_env?: string; jwks_file?: string; jwks_url?: string; algorithms?: string[] };
-    audit: { path: string };
+    connections?: Record<string, ConnectionYaml>;
+    audit: { path?: string; postgres?: { connection: string; table?: string } };
     masking?: { key_file?: string };
   };
   const identity: IdentitySettings = {
@@ -55,13 +73,66 @@ function loadSettings(configDir: string): ServiceSettings {
   if (identity.algorithms.includes('HS256') && !identity.hs256SecretEnv) {
     file.fail(['identity', 'algorithms'], 'HS256 is listed but hs256_secret_env is not set');
   }
+  const connections = new Map(
+    Object.entries(data.connections ?? {}).map(([name, connection]) => [name, loadConnection(configDir, name, connection, file)])
+  );
+  let audit: AuditSettings;
+  if (data.audit.postgres) {
+    const { connection, table = DEFAULT_AUDIT_TABLE } = data.audit.postgres;
+    checkConnection(connection, connections, file, ['audit', 'postgres', 'connection']);
+    audit = { sink: 'postgres', connection, table };
+  } else {
+    audit = { sink: 'file', path: resolve(configDir, data.audit.path!) };
+  }
   return {
     configDir,
     dataRoots: data.data_roots.map(root => resolve(configDir, root)),
     identity,
-    auditPath: resolve(configDir, data.audit.path),
+    connections,
+    audit,
     maskKey: loadMaskKey(configDir, data.masking?.key_file, file)
   };
+}
+
+function loadConnection(configDir: string, name: string, connection: ConnectionYaml, file: YamlFile): PostgresConnection {
+  const at = ['connections', name];
+  let password: string | undefined;
+  if (connection.password_env) {
+    password = process.env[connection.password_env];
+    if (!password) {
+      file.fail([...at, 'password_env'], `connection ${name}: the environment variable ${connection.password_env} is not set (it holds the password)`);
+    }
+  }
+  const ssl = connection.ssl ?? 'disable';
+  let sslCa: string | undefined;
+  if (connection.ssl_ca_file) {
+    if (ssl !== 'verify-full') {
+      file.fail([...at, 'ssl_ca_file'], `connection ${name}: ssl_ca_file needs ssl: verify-full (with ssl: ${ssl} the certificate would not be checked)`);
+    }
+    try {
+      sslCa = readFileSync(resolve(configDir, connection.ssl_ca_file), 'utf8');
+    } catch (error) {
+      file.fail([...at, 'ssl_ca_file'], `connection ${name}: cannot read ssl_ca_file: ${(error as Error).message}`);
+    }
+  }
+  return {
+    name,
+    host: connection.host,
+    port: connection.port ?? 5432,
+    database: connection.database,
+    user: connection.user,
+    password,
+    ssl,
+    sslCa,
+    poolSize: connection.pool_size ?? 10
+  };
+}
+
+function checkConnection(name: string, connections: Map<string, PostgresConnection>, file: YamlFile, at: (string | number)[]): void {
+  if (!connections.has(name)) {
+    const known = [...connections.keys()];
+    file.fail(at, `unknown connection "${name}": ${known.length ? `warden.yaml defines ${known.join(', ')}` : 'warden.yaml defines no connections'}`);
+  }
 }
 
 function loadMaskKey(configDir: string, keyFile: string | undefined, file: YamlFile): string {
@@ -108,13 +179,7 @@ function loadDatasets(configDir: string, settings: ServiceSettings): DatasetConf
       if (name === AUDIT_DATASET) file.fail([...at, 'name'], `${AUDIT_DATASET} is built in and cannot be redefined`);
       if (seen.has(name)) file.fail([...at, 'name'], `dataset ${name} is already defined in ${seen.get(name)}`);
       seen.set(name, `${path}:${file.lineOf([...at, 'name'])}`);
-      const source = entry.source as { format: 'csv' | 'parquet' | 'jsonl'; path: string };
-      let sourcePath: string;
-      try {
-        sourcePath = resolveSourcePath(source.path, settings.dataRoots);
-      } catch (error) {
-        return file.fail([...at, 'source', 'path'], (error as Error).message);
-      }
+      const source = loadSource(entry.source as SourceYaml, settings, file, [...at, 'source']);
       const columns = ((entry.columns as { name: string; tags?: string[]; description?: string }[]) ?? []).map(column => ({
         name: column.name,
         tags: column.tags ?? [],
@@ -128,13 +193,27 @@ function loadDatasets(configDir: string, settings: ServiceSettings): DatasetConf
         description: (entry.description as string) ?? '',
         owner: (entry.owner as string) ?? '',
         tags: (entry.tags as string[]) ?? [],
-        source: { format: source.format, path: sourcePath },
+        source,
         columns,
         origin: { file: path, line: file.lineOf(at) }
       });
     });
   }
-  return [...datasets, auditDataset()];
+  return [...datasets, auditDataset(settings.audit)];
+}
+
+type SourceYaml = { format: FileFormat; path: string } | { format: 'postgres'; connection: string; table: string };
+
+function loadSource(source: SourceYaml, settings: ServiceSettings, file: YamlFile, at: (string | number)[]): Source {
+  if (source.format === 'postgres') {
+    checkConnection(source.connection, settings.connections, file, [...at, 'connection']);
+    return source;
+  }
+  try {
+    return { format: source.format, path: resolveSourcePath(source.path, settings.dataRoots) };
+  } catch (error) {
+    return file.fail([...at, 'path'], (error as Error).message);
+  }
 }
 
 function parseAt(file: YamlFile, at: (string | number)[], text: string) {

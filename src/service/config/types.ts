@@ -8,20 +8,29 @@ export interface Origin {
   line: number;
 }
 
-export type SourceFormat = 'csv' | 'parquet' | 'jsonl';
+export type FileFormat = 'csv' | 'parquet' | 'jsonl';
 
 export interface FileSource {
-  format: SourceFormat;
+  format: FileFormat;
   /** Absolute, resolved inside a data root. */
   path: string;
 }
 
-/** The audit log itself, served as a dataset. */
-export interface AuditSource {
+/** The audit log file itself, served as a dataset. */
+export interface AuditFileSource {
   format: 'audit';
+  path: string;
 }
 
-export type Source = FileSource | AuditSource;
+/** A PostgreSQL table or view, read through a named connection of warden.yaml. */
+export interface PostgresSource {
+  format: 'postgres';
+  connection: string;
+  /** `table` or `schema.table`, exactly as named in the database (quoted when used). */
+  table: string;
+}
+
+export type Source = FileSource | AuditFileSource | PostgresSource;
 
 export interface ColumnConfig {
   name: string;
@@ -87,11 +96,33 @@ export interface IdentitySettings {
   algorithms: string[];
 }
 
+export type SslMode = 'disable' | 'require' | 'verify-full';
+
+/** A PostgreSQL server and login, from `connections` in warden.yaml. */
+export interface PostgresConnection {
+  name: string;
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  /** From the environment variable named by `password_env`: secrets never sit in the YAML. */
+  password?: string;
+  ssl: SslMode;
+  /** PEM certificates that verify the server (`ssl_ca_file`); the system's CAs when absent. */
+  sslCa?: string;
+  /** Most connections one service process opens for queries. */
+  poolSize: number;
+}
+
+/** Where audit records go: an fsync'd local file, or a PostgreSQL table shared by replicas. */
+export type AuditSettings = { sink: 'file'; path: string } | { sink: 'postgres'; connection: string; table: string };
+
 export interface ServiceSettings {
   configDir: string;
   dataRoots: string[];
   identity: IdentitySettings;
-  auditPath: string;
+  connections: Map<string, PostgresConnection>;
+  audit: AuditSettings;
   maskKey: string;
 }
 

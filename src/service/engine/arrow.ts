@@ -4,7 +4,9 @@
  * layout). Engine adapters append either raw bytes (fixed-width values, UTF-8 strings) or
  * normalised values: dates as days since the epoch, timestamps as microseconds (bigint).
  */
-import { Bool, Data, DataType, DateDay, Float32, Float64, Int16, Int32, Int64, Int8, RecordBatch, Schema, Struct, TimestampMicrosecond, Uint16, Uint32, Uint64, Uint8, Utf8, makeData } from 'apache-arrow';
+import { Bool, Data, DataType, DateDay, Field, Float32, Float64, Int16, Int32, Int64, Int8, RecordBatch, Schema, Struct, TimestampMicrosecond, Uint16, Uint32, Uint64, Uint8, Utf8, makeData } from 'apache-arrow';
+import { ARROW_META } from '../../common/api';
+import { OutputColumn } from './compile';
 
 export type ArrowKind =
   | 'utf8'
@@ -225,6 +227,17 @@ export class ColumnBuilder {
     this.reset();
     return data;
   }
+}
+
+/** The Arrow schema of a scan: a field per output column, saying how Warden changed it. */
+export function scanSchema(columns: OutputColumn[], kinds: ArrowKind[], metadata: Map<string, string>): Schema {
+  const fields = columns.map((column, i) => {
+    const fieldMetadata = new Map<string, string>([[ARROW_META.access, column.access]]);
+    if (column.mask) fieldMetadata.set(ARROW_META.mask, column.mask);
+    if (column.cellMasked) fieldMetadata.set(ARROW_META.cellMasked, 'true');
+    return new Field(column.name, arrowType(kinds[i]), true, fieldMetadata);
+  });
+  return new Schema(fields, metadata);
 }
 
 export function recordBatch(schema: Schema, builders: ColumnBuilder[]): RecordBatch {

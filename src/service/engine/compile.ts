@@ -60,13 +60,13 @@ function applicableMask(mask: MaskSpec, dialect: Dialect, type: string): MaskSpe
   return mask;
 }
 
-export function compileExpr(expr: Expr, scope: ReadonlySet<string>, params: Params): string {
-  const sub = (e: Expr) => compileExpr(e, scope, params);
+export function compileExpr(expr: Expr, scope: ReadonlySet<string>, dialect: Dialect, params: Params): string {
+  const sub = (e: Expr) => compileExpr(e, scope, dialect, params);
   switch (expr.kind) {
     case 'literal':
       if (expr.value === null) return 'NULL';
       if (typeof expr.value === 'boolean') return expr.value ? 'TRUE' : 'FALSE';
-      return expr.date ? `CAST(${params.add(expr.value)} AS DATE)` : params.add(expr.value);
+      return expr.date ? `CAST(${params.add(expr.value)} AS DATE)` : dialect.literal(expr.value, params);
     case 'column':
       if (!scope.has(expr.name)) {
         throw new PlanError('unknown_column', `unknown column "${expr.name}"`);
@@ -122,10 +122,10 @@ function maskColumn(
     const cellType = dialect.maskedType(cellMask, column.type);
     const sameType = cellType === type;
     const masked = apply(cellMask);
-    const condition = compileExpr(cell.when, rawScope, params);
+    const condition = compileExpr(cell.when, rawScope, dialect, params);
     sql = sameType
       ? `CASE WHEN ${condition} IS NOT FALSE THEN ${masked} ELSE ${sql} END`
-      : `CASE WHEN ${condition} IS NOT FALSE THEN CAST(${masked} AS ${dialect.textType}) ELSE CAST(${sql} AS ${dialect.textType}) END`;
+      : `CASE WHEN ${condition} IS NOT FALSE THEN ${dialect.toText(masked, cellType)} ELSE ${dialect.toText(sql, type)} END`;
     type = sameType ? type : dialect.textType;
   }
   return {
@@ -159,7 +159,7 @@ export function compileScan(
   const byName = new Map(decision.columns.map(column => [column.name, column]));
 
   const relation = source(params);
-  const rowFilter = decision.rowFilters.map(filter => compileExpr(filter.expr, rawScope, params));
+  const rowFilter = decision.rowFilters.map(filter => compileExpr(filter.expr, rawScope, dialect, params));
   const masked = sourceColumns
     .filter(column => byName.get(column.name)?.mask?.type !== 'hide')
     .map(column => maskColumn(column, byName.get(column.name)!, rawScope, dialect, keys, params));
@@ -192,14 +192,15 @@ export function compileScan(
     (rowFilter.length ? ` WHERE ${rowFilter.join(' AND ')}` : '');
   sql = `SELECT ${projection.map(quoteIdent).join(', ')} FROM (${sql}) AS governed`;
   if (plan.filter) {
-    sql += ` WHERE ${compileExpr(plan.filter, visibleScope, params)}`;
+    sql += ` WHERE ${compileExpr(plan.filter, visibleScope, dialect, params)}`;
   }
   if (plan.orderBy?.length) {
     const keysSql = plan.orderBy.map(key => {
       if (!visibleScope.has(key.column)) {
         throw new PlanError('unknown_column', `unknown column "${key.column}" in orderBy`);
       }
-      return `${quoteIdent(key.column)} ${key.descending ? 'DESC' : 'ASC'}`;
+      // NULLS LAST spelled out: engines differ in where NULLs go by default (PostgreSQL: first when descending).
+      return `${quoteIdent(key.column)} ${key.descending ? 'DESC' : 'ASC'} NULLS LAST`;
     });
     sql += ` ORDER BY ${keysSql.join(', ')}`;
   }

@@ -1,11 +1,9 @@
 /** The DuckDB adapter: reads CSV, Parquet and JSON-lines files in-process. */
-import { DuckDBConnection, DuckDBDataChunk, DuckDBInstance, DuckDBTypeId } from '@duckdb/node-api';
+import { DuckDBDataChunk, DuckDBInstance, DuckDBTypeId } from '@duckdb/node-api';
 import bindings from '@duckdb/node-bindings';
-import { Field, Schema } from 'apache-arrow';
-import { ARROW_META } from '../../common/api';
 import { Source } from '../config/types';
 import { AUDIT_COLUMNS } from '../audit/record';
-import { ArrowKind, ArrowValue, ColumnBuilder, arrowType, recordBatch } from './arrow';
+import { ArrowKind, ArrowValue, ColumnBuilder, recordBatch, scanSchema } from './arrow';
 import { CompiledScan, SourceColumn } from './compile';
 import { duckdbDialect } from './dialect';
 import { ArrowResult, QueryEngine, SourceError } from './engine';
@@ -61,15 +59,20 @@ function normalise(value: unknown, kind: ArrowKind): ArrowValue {
 export class DuckDBEngine implements QueryEngine {
   readonly dialect = duckdbDialect;
 
-  private constructor(
-    private readonly instance: DuckDBInstance,
-    private readonly auditPath: string
-  ) {}
+  private constructor(private readonly instance: DuckDBInstance) {}
 
-  static async create(auditPath: string): Promise<DuckDBEngine> {
+  static async create(): Promise<DuckDBEngine> {
     // Extensions cannot be downloaded here, and nothing should try.
     const instance = await DuckDBInstance.create(':memory:', { autoinstall_known_extensions: 'false' });
-    return new DuckDBEngine(instance, auditPath);
+    // Timestamps with time zone render (and their year_only masks read) in UTC, whatever the
+    // host's zone, as on PostgreSQL: masks give the same values on both engines.
+    const connection = await instance.connect();
+    try {
+      await connection.run("SET GLOBAL TimeZone = 'UTC'");
+    } finally {
+      connection.closeSync();
+    }
+    return new DuckDBEngine(instance);
   }
 
   relation(source: Source, params: Params): string {
@@ -82,8 +85,10 @@ export class DuckDBEngine implements QueryEngine {
         return `read_json(${params.add(source.path)}, format = 'newline_delimited')`;
       case 'audit': {
         const columns = AUDIT_COLUMNS.map(column => `${quoteIdent(column.name)}: '${column.type}'`).join(', ');
-        return `read_json(${params.add(this.auditPath)}, format = 'newline_delimited', columns = {${columns}})`;
+        return `read_json(${params.add(source.path)}, format = 'newline_delimited', columns = {${columns}})`;
       }
+      case 'postgres':
+        throw new SourceError(`DuckDB does not read ${source.format} sources`);
     }
   }
 
@@ -111,13 +116,7 @@ export class DuckDBEngine implements QueryEngine {
     }
     const typeIds = result.columnTypes().map(type => type.typeId);
     const kinds = typeIds.map(typeId => KIND_BY_TYPE[typeId] ?? 'utf8');
-    const fields = scan.columns.map((column, i) => {
-      const fieldMetadata = new Map<string, string>([[ARROW_META.access, column.access]]);
-      if (column.mask) fieldMetadata.set(ARROW_META.mask, column.mask);
-      if (column.cellMasked) fieldMetadata.set(ARROW_META.cellMasked, 'true');
-      return new Field(column.name, arrowType(kinds[i]), true, fieldMetadata);
-    });
-    const schema = new Schema(fields, metadata);
+    const schema = scanSchema(scan.columns, kinds, metadata);
     let cancelled = false;
     const streamed = result;
     return {
@@ -127,7 +126,8 @@ export class DuckDBEngine implements QueryEngine {
         connection.interrupt();
       },
       batches: (async function* () {
-        const builders = kinds.map(kind => new ColumnBuilder(kind, BATCH_ROWS));
+        // Start at one DuckDB chunk and grow: a 100-row preview must not reserve a 65,536-row batch.
+        const builders = kinds.map(kind => new ColumnBuilder(kind, 2048));
         try {
           for (;;) {
             const chunk = cancelled ? null : await streamed.fetchChunk();
@@ -145,11 +145,6 @@ export class DuckDBEngine implements QueryEngine {
         }
       })()
     };
-  }
-
-  /** A connection for the engine's own bookkeeping queries. */
-  async connect(): Promise<DuckDBConnection> {
-    return this.instance.connect();
   }
 
   async close(): Promise<void> {

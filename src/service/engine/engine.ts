@@ -1,6 +1,8 @@
 /**
- * The engine boundary: what the service needs from a query engine. DuckDB implements it
- * today; a PostgreSQL or Trino adapter is one more implementation of this interface.
+ * The engine boundary: what the service needs from a query engine. DuckDB (files) and
+ * PostgreSQL (tables and views) implement it; another engine such as Trino is one more
+ * implementation with its own Dialect, and one more case in EngineRegistry.engineFor
+ * (docs/engines.md).
  */
 import type { RecordBatch, Schema } from 'apache-arrow';
 import { Source } from '../config/types';
@@ -24,6 +26,11 @@ export interface QueryEngine {
   /** Runs a compiled scan, streaming Arrow record batches with `metadata` on the schema. */
   stream(scan: CompiledScan, metadata: Map<string, string>): Promise<ArrowResult>;
   close(): Promise<void>;
+}
+
+/** Picks the engine that reads a source. */
+export interface EngineSelector {
+  engineFor(source: Source): QueryEngine;
 }
 
 export class SourceError extends Error {}

@@ -305,7 +305,7 @@ async function streamScan(
   let batches: AsyncIterator<RecordBatch>;
   let first: IteratorResult<RecordBatch>;
   try {
-    result = await service.engine.stream(compiled, metadata);
+    result = await dataset.engine.stream(compiled, metadata);
     batches = result.batches[Symbol.asyncIterator]();
     first = await batches.next();
   } catch (error) {
