@@ -76,7 +76,9 @@ export class FileAuditSink implements AuditSink {
   /** Opens (creating) the file, so that start-up fails if the audit log is not writable. */
   async open(): Promise<void> {
     await mkdir(dirname(this.path), { recursive: true });
-    this.handle = await open(this.path, 'a', 0o600);
+    const handle = await open(this.path, 'a+', 0o600);
+    await dropTornTail(handle);
+    this.handle = handle;
   }
 
   write(record: AuditRecord): Promise<void> {
@@ -101,4 +103,27 @@ export class FileAuditSink implements AuditSink {
     await this.handle?.close();
     this.handle = null;
   }
+}
+
+/**
+ * A crash in the middle of an append can leave a torn last line. It was never acknowledged
+ * (its fdatasync did not return), so nothing was released for it: cut it off, so that the
+ * log stays valid JSON lines for the audit dataset.
+ */
+async function dropTornTail(handle: FileHandle): Promise<void> {
+  const { size } = await handle.stat();
+  const buffer = Buffer.alloc(64 * 1024);
+  let end = size;
+  while (end > 0) {
+    const start = Math.max(0, end - buffer.length);
+    const { bytesRead } = await handle.read(buffer, 0, end - start, start);
+    const newline = buffer.subarray(0, bytesRead).lastIndexOf(0x0a);
+    if (newline === bytesRead - 1 && end === size) return;
+    if (newline >= 0) {
+      await handle.truncate(start + newline + 1);
+      return;
+    }
+    end = start;
+  }
+  if (size > 0) await handle.truncate(0);
 }
