@@ -4,7 +4,7 @@ import { ConfigError } from '../config/yaml-file';
 import { DatasetConfig, Policy } from '../config/types';
 import { SourceColumn } from '../engine/compile';
 import { EngineSelector, QueryEngine } from '../engine/engine';
-import { Decision, DatasetFacts, decide } from '../policy/decide';
+import { Decision, DatasetFacts, decide, policyAppliesTo } from '../policy/decide';
 
 export interface CatalogColumn extends SourceColumn {
   tags: string[];
@@ -25,7 +25,20 @@ export interface CatalogQuery {
   database?: string;
 }
 
+interface VisibleDataset {
+  summary: DatasetSummary;
+  /** Dataset and column tags. */
+  tags: string[];
+  /** Lower-cased name, description, column names and tags. */
+  text: string;
+}
+
+/** Principals whose view is kept; the oldest is dropped first. */
+const MAX_CACHED_PRINCIPALS = 1000;
+
 export class Catalog {
+  private readonly visible = new WeakMap<readonly Policy[], Map<string, VisibleDataset[]>>();
+
   private constructor(private readonly datasets: Map<string, CatalogDataset>) {}
 
   /** Reads every source's schema; a declared column the source lacks is a config error. */
@@ -73,28 +86,50 @@ export class Catalog {
   /** Datasets the principal may access that match the query, with what they would see. */
   search(principal: Principal, policies: readonly Policy[], query: CatalogQuery): CatalogPage {
     const needle = query.q?.trim().toLowerCase();
-    const datasets: DatasetSummary[] = [];
     const tags = new Set<string>();
-    for (const dataset of this.datasets.values()) {
-      if (query.database && dataset.config.database !== query.database) continue;
-      const decision = decide(principal, dataset.facts, policies);
-      if (!decision.allowed) continue;
-      const summary = summarise(dataset, decision);
-      const allTags = [...summary.tags, ...summary.columnTags];
-      allTags.forEach(tag => tags.add(tag));
-      if (query.tag && !allTags.includes(query.tag)) continue;
-      if (needle && !matchesText(summary, needle)) continue;
+    const datasets: DatasetSummary[] = [];
+    for (const visible of this.visibleTo(principal, policies)) {
+      const { summary } = visible;
+      if (query.database && summary.database !== query.database) continue;
+      visible.tags.forEach(tag => tags.add(tag));
+      if (query.tag && !visible.tags.includes(query.tag)) continue;
+      if (needle && !visible.text.includes(needle)) continue;
       datasets.push(summary);
     }
-    datasets.sort((a, b) => a.name.localeCompare(b.name));
     return { datasets, tags: [...tags].sort() };
   }
-}
 
-function matchesText(summary: DatasetSummary, needle: string): boolean {
-  return [summary.name, summary.description, ...summary.columnNames, ...summary.tags, ...summary.columnTags].some(text =>
-    text.toLowerCase().includes(needle)
-  );
+  /**
+   * What a principal may see, sorted by name, with its search text. Computed once per
+   * principal and policy set (a reload builds a new catalog), so a search is a scan of
+   * precomputed text, not a policy decision per dataset.
+   */
+  private visibleTo(principal: Principal, policies: readonly Policy[]): VisibleDataset[] {
+    let byPrincipal = this.visible.get(policies);
+    if (!byPrincipal) {
+      byPrincipal = new Map();
+      this.visible.set(policies, byPrincipal);
+    }
+    const key = JSON.stringify([principal.user, [...principal.groups].sort(), principal.attributes]);
+    let visible = byPrincipal.get(key);
+    if (!visible) {
+      // Only the policies that apply to this principal can matter for any dataset.
+      const applicable = policies.filter(policy => policyAppliesTo(policy, principal));
+      visible = [];
+      for (const dataset of this.datasets.values()) {
+        const decision = decide(principal, dataset.facts, applicable);
+        if (!decision.allowed) continue;
+        const summary = summarise(dataset, decision);
+        const tags = [...new Set([...summary.tags, ...summary.columnTags])];
+        const text = [summary.name, summary.description, ...summary.columnNames, ...tags].join('\n').toLowerCase();
+        visible.push({ summary, tags, text });
+      }
+      visible.sort((a, b) => a.summary.name.localeCompare(b.summary.name));
+      if (byPrincipal.size >= MAX_CACHED_PRINCIPALS) byPrincipal.delete(byPrincipal.keys().next().value!);
+      byPrincipal.set(key, visible);
+    }
+    return visible;
+  }
 }
 
 export function summarise(dataset: CatalogDataset, decision: Decision): DatasetSummary {

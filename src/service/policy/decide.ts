@@ -82,7 +82,8 @@ export function principalMatches(selector: PrincipalSelector, principal: Princip
   );
 }
 
-function appliesTo(policy: Policy, principal: Principal): boolean {
+/** Whether a policy concerns this principal: selected by `principals` and not exempted by `unless`. */
+export function policyAppliesTo(policy: Policy, principal: Principal): boolean {
   return principalMatches(policy.principals, principal) && !(policy.unless && principalMatches(policy.unless, principal));
 }
 
@@ -164,7 +165,7 @@ function denied(denial: string): Decision {
 }
 
 export function decide(principal: Principal, dataset: DatasetFacts, policies: readonly Policy[]): Decision {
-  const applicable = policies.filter(policy => datasetMatches(policy.datasets, dataset) && appliesTo(policy, principal));
+  const applicable = policies.filter(policy => datasetMatches(policy.datasets, dataset) && policyAppliesTo(policy, principal));
   const deny = applicable.find(policy => policy.effect === 'deny');
   if (deny) {
     return denied(`denied by policy ${deny.name}`);
