@@ -8,7 +8,7 @@ import { ConfigError } from './config/load';
 import { createApiServer } from './http/server';
 import { WardenService } from './service';
 
-const USAGE = 'usage: warden-service --config <dir> [--host 127.0.0.1] [--port 8765] [--no-watch]';
+const USAGE = 'usage: warden-service --config <dir> [--host 127.0.0.1] [--port 8765] [--no-watch] [--exit-with-stdin]';
 
 async function main(): Promise<void> {
   // DuckDB fetches run on libuv's pool (4 threads by default): a few long scans must not
@@ -22,6 +22,8 @@ async function main(): Promise<void> {
         host: { type: 'string', default: '127.0.0.1' },
         port: { type: 'string', default: '8765' },
         'no-watch': { type: 'boolean', default: false },
+        // For a parent that keeps our stdin open: when it dies, even by SIGKILL, we go too.
+        'exit-with-stdin': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false }
       }
     }));
@@ -62,11 +64,17 @@ async function main(): Promise<void> {
     console.log(`warden: listening on http://${address.address}:${address.port}`);
     logger.info(`${service.catalog.size} datasets, ${service.config.policies.length} policies`);
   });
+  let stopping = false;
   const stop = () => {
+    if (stopping) return;
+    stopping = true;
     server.close();
     server.closeAllConnections();
     void service.close().then(() => process.exit(0));
   };
+  if (values['exit-with-stdin']) {
+    process.stdin.on('end', stop).on('close', stop).resume();
+  }
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }

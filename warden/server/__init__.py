@@ -1,0 +1,5 @@
+"""The Jupyter server extension (imported by the Jupyter server only)."""
+
+from .app import Warden
+
+__all__ = ["Warden"]

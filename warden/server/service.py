@@ -1,0 +1,216 @@
+"""Runs the bundled enforcement service as a child process of the Jupyter server.
+
+The child is started when the server's event loop runs, checked through its health
+route, restarted (same port, same secret, so kernels' URL and tokens stay valid) when it
+dies, and stopped with the server. Its output goes to the Jupyter log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import os
+import signal
+import socket
+import time
+
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+
+# A run that lasted this long was healthy: the next crash restarts without backoff.
+_STABLE_RUN_SECONDS = 60
+_MAX_RESTART_DELAY_SECONDS = 60
+_STOP_GRACE_SECONDS = 5
+_OUTPUT_TAIL_LINES = 30
+# How much longer than the startup timeout a request waits for a start to settle.
+_SETTLE_MARGIN_SECONDS = 10
+
+
+class ServiceStartError(RuntimeError):
+    pass
+
+
+def free_loopback_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class ServiceProcess:
+    """Supervises one service child process."""
+
+    def __init__(
+        self,
+        command: list[str],
+        env: dict[str, str],
+        health_url: str,
+        log: logging.Logger,
+        startup_timeout: float,
+    ):
+        self.command = command
+        self._env = env
+        self._health_url = health_url
+        self._log = log
+        self._startup_timeout = startup_timeout
+        self._process: asyncio.subprocess.Process | None = None
+        self._output_tail: collections.deque[str] = collections.deque(maxlen=_OUTPUT_TAIL_LINES)
+        # waiting (supervisor not started) -> starting -> ready | backoff -> starting ...; stopped
+        self._state = "waiting"
+        # Set whenever the state is not `waiting` or `starting`: a start attempt has settled.
+        self._settled = asyncio.Event()
+        self._supervisor: asyncio.Task | None = None
+        self._output_readers: list[asyncio.Future] = []
+        self.last_error: str | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def start(self) -> None:
+        """Start supervising; call with the event loop running."""
+        self._supervisor = asyncio.ensure_future(self._supervise())
+
+    async def wait_ready(self) -> None:
+        """Return once the service answers its health check. While it is starting, wait
+        for the outcome; if the last start failed or the service died (a restart is
+        pending), raise ServiceStartError saying why."""
+        if self._state in ("waiting", "starting"):
+            timeout = self._startup_timeout + _SETTLE_MARGIN_SECONDS
+            try:
+                await asyncio.wait_for(self._settled.wait(), timeout)
+            except asyncio.TimeoutError:
+                raise ServiceStartError(
+                    f"The Warden service is not ready after {timeout:.0f} s"
+                ) from None
+        if self._state != "ready":
+            raise ServiceStartError(self.last_error or "The Warden service is stopped")
+
+    async def stop(self) -> None:
+        self._set_state("stopped")
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            try:
+                await self._supervisor
+            except asyncio.CancelledError:
+                pass
+        await self._terminate()
+
+    async def _supervise(self) -> None:
+        delay = 1
+        while self._state != "stopped":
+            started = time.monotonic()
+            self._set_state("starting")
+            try:
+                await self._spawn()
+                await self._wait_healthy()
+            except (ServiceStartError, OSError) as exc:
+                self.last_error = f"The Warden service failed to start: {exc}"
+                self._log.error("%s", self.last_error)
+                self._set_state("backoff")
+                await self._terminate()
+            else:
+                self.last_error = None
+                self._set_state("ready")
+                self._log.info("Warden service ready (pid %s)", self.pid)
+                returncode = await self._process.wait()
+                self.last_error = (
+                    f"The Warden service exited unexpectedly with code {returncode}."
+                    f"{self._tail_text()}"
+                )
+                self._log.error("%s", self.last_error)
+                self._set_state("backoff")
+                if time.monotonic() - started > _STABLE_RUN_SECONDS:
+                    delay = 1
+            self._log.warning("Restarting the Warden service in %s s", delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _MAX_RESTART_DELAY_SECONDS)
+
+    def _set_state(self, state: str) -> None:
+        self._state = state
+        if state == "starting":
+            self._settled.clear()
+        else:
+            self._settled.set()
+
+    async def _spawn(self) -> None:
+        self._output_tail.clear()
+        self._log.info("Starting the Warden service: %s", " ".join(self.command))
+        self._process = await asyncio.create_subprocess_exec(
+            *self.command,
+            env=self._env,
+            # Kept open and never written: if this server dies, even by SIGKILL, the pipe
+            # closes and the service (started with --exit-with-stdin) exits with it.
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            # Own process group, so stopping also reaches grandchildren (npx -> node).
+            start_new_session=True,
+        )
+        self._output_readers = [
+            asyncio.ensure_future(self._forward_output(stream))
+            for stream in (self._process.stdout, self._process.stderr)
+        ]
+
+    async def _forward_output(self, stream: asyncio.StreamReader) -> None:
+        while True:
+            try:
+                line = await stream.readline()
+            except ValueError:  # a line longer than the reader's limit
+                line = await stream.read(65536)
+            if not line:
+                return
+            text = line.decode("utf-8", "replace").rstrip()
+            self._output_tail.append(text)
+            self._log.info("[warden-service] %s", text)
+
+    async def _wait_healthy(self) -> None:
+        client = AsyncHTTPClient()
+        deadline = time.monotonic() + self._startup_timeout
+        while True:
+            if self._process.returncode is not None:
+                # Let the output readers drain, so the tail shows why it died.
+                await asyncio.wait(self._output_readers, timeout=1)
+                raise ServiceStartError(
+                    f"it exited with code {self._process.returncode} before answering "
+                    f"{self._health_url}.{self._tail_text()}"
+                )
+            try:
+                response = await client.fetch(
+                    self._health_url, request_timeout=2, raise_error=False
+                )
+                if response.code == 200:
+                    return
+            except (HTTPClientError, OSError):
+                pass  # not listening yet
+            if time.monotonic() > deadline:
+                raise ServiceStartError(
+                    f"{self._health_url} did not answer 200 within "
+                    f"{self._startup_timeout:.0f} s.{self._tail_text()}"
+                )
+            await asyncio.sleep(0.2)
+
+    async def _terminate(self) -> None:
+        process = self._process
+        if process is None or process.returncode is not None:
+            return
+        self._signal_group(process.pid, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), _STOP_GRACE_SECONDS)
+        except asyncio.TimeoutError:
+            self._log.warning("The Warden service did not stop in time; killing it")
+            self._signal_group(process.pid, signal.SIGKILL)
+            await process.wait()
+        # npx and friends may leave their children behind: sweep the group.
+        self._signal_group(process.pid, signal.SIGKILL)
+
+    @staticmethod
+    def _signal_group(pid: int, signum: int) -> None:
+        try:
+            os.killpg(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    def _tail_text(self) -> str:
+        if not self._output_tail:
+            return " It printed nothing."
+        return " Last output:\n  " + "\n  ".join(self._output_tail)
