@@ -6,9 +6,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, renameSync, rmdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SignJWT } from 'jose';
+import { SignJWT, exportSPKI, generateKeyPair } from 'jose';
+import { ConfigError, loadConfig } from '../config/load';
+import { AuthenticationError, TokenVerifier } from '../identity/verify';
 import { tableFromIPC } from 'apache-arrow';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { RunningService, SECRET, api, demoLake, rows, startService, token } from './helpers';
@@ -211,6 +213,30 @@ describe('injection', () => {
   });
 });
 
+describe('paths', () => {
+  test('path traversal and symbolic links in file sources', () => {
+    const settings = readFileSync(join(demo.configDir, 'warden.yaml'), 'utf8');
+    symlinkSync('/etc/passwd', join(demo.lakeDir, 'innocent.csv'));
+    const paths = ['../config/mask.key', '/etc/passwd', 'drug_xyz/../../config/mask.key', 'innocent.csv', `${demo.lakeDir}/../config/mask.key`];
+    let leaks = 0;
+    for (const path of paths) {
+      const extra = join(demo.configDir, 'catalog/zz-attack.yaml');
+      writeFileSync(extra, `datasets:\n  - name: attack.paths\n    source: { format: csv, path: ${JSON.stringify(path)} }\n`);
+      try {
+        loadConfig(demo.configDir);
+        leaks++;
+      } catch (error) {
+        if (!(error instanceof ConfigError) || !/outside the data roots|contains "\.\."/.test(error.problem)) leaks++;
+      } finally {
+        rmSync(extra);
+      }
+    }
+    assert.equal(readFileSync(join(demo.configDir, 'warden.yaml'), 'utf8'), settings);
+    record({ category: 'injection', attack: 'path traversal, absolute paths and symlinks in file sources', tries: paths.length, leaks, auditLost: 0, note: 'refused at load with file and line: sources stay inside the data roots' });
+    assert.equal(leaks, 0);
+  });
+});
+
 describe('identity', () => {
   const cases: [string, () => Promise<string | undefined>][] = [
     ['missing token', async () => undefined],
@@ -246,6 +272,22 @@ describe('identity', () => {
     }
     record({ category: 'identity', attack: 'missing, expired, nbf, aud, iss, secret, alg none, tampered, no sub', tries: cases.length, leaks, auditLost, note: '401 with the reason, each attempt audited' });
     assert.equal(leaks + auditLost, 0);
+  });
+
+  test('algorithm confusion: HS256 signed with the identity provider\'s public key', async () => {
+    const rsa = await generateKeyPair('RS256', { extractable: true });
+    const verifier = new TokenVerifier({ audience: 'warden', jwksFile: undefined, jwksUrl: undefined, algorithms: ['RS256'] });
+    const publicPem = new TextEncoder().encode(await exportSPKI(rsa.publicKey));
+    const confused = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('pat').setAudience('warden').setExpirationTime('5m').sign(publicPem);
+    let leaks = 0;
+    try {
+      await verifier.verify(`Bearer ${confused}`);
+      leaks++;
+    } catch (error) {
+      if (!(error instanceof AuthenticationError) || !/algorithm HS256 is not accepted/.test(error.message)) leaks++;
+    }
+    record({ category: 'identity', attack: 'algorithm confusion (HS256 with the RS256 public key)', tries: 1, leaks, auditLost: 0, note: 'algorithms pinned per key kind: refused' });
+    assert.equal(leaks, 0);
   });
 });
 

@@ -46,6 +46,12 @@ export function writeSummary(command: string): void {
     `Produced by \`${command}\` on ${new Date().toISOString().slice(0, 10)}:`,
     '',
     table,
+    '',
+    'The Jupyter side is attacked in `tests/python/test_jupyter_integration.py` (run by `bash scripts/test.sh`):',
+    'a browser request that carries its own `Authorization` header (even a validly signed token for',
+    'another user) is forwarded with the Jupyter user\'s identity only; unauthenticated and',
+    'cross-site (no XSRF token) requests are refused by Jupyter; kernels never see the signing secret.',
+    'Identity is also unit-tested in `src/service/__tests__/identity.test.ts` (RS256/ES256 with a JWKS).',
     ''
   ].join('\n');
   writeFileSync(join(__dirname, '../../../docs/adversarial.md'), doc);
