@@ -37,7 +37,7 @@ module.exports = {
   roots: ['<rootDir>/src'],
   setupFiles: [
     ...baseConfig.setupFiles,
-    '<rootDir>/src/extension/__tests__/jsdom-canvas.ts'
+    '<rootDir>/src/extension/__tests__/jsdom-setup.ts'
   ],
   testRegex: 'src/extension/__tests__/.*\\.spec\\.tsx?$',
   transformIgnorePatterns: [`/node_modules/(?!${esModules}).+`]

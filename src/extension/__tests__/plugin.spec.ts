@@ -103,6 +103,8 @@ describe('catalog plugin', () => {
     for (const id of Object.values(CommandIDs)) {
       expect(app.commands.hasCommand(id)).toBe(true);
     }
+    // The activation time is measured for bench/jupyter.mjs.
+    expect(performance.getEntriesByName('warden:activate')).toHaveLength(1);
   });
 });
 
