@@ -11,7 +11,9 @@ const PERSONAS = [
 
 module.exports = {
   ...baseConfig,
-  timeout: 120_000,
+  timeout: 180_000,
+  // CI machines have 2 cores shared with the service, DuckDB and a kernel: be patient.
+  expect: { timeout: 30_000 },
   retries: 0,
   workers: 1,
   reporter: [['list'], ['html', { open: 'never' }]],
@@ -31,7 +33,9 @@ module.exports = {
   webServer: PERSONAS.map(persona => ({
     command: `bash ./start-lab.sh ${persona.name} ${persona.port}`,
     url: `http://127.0.0.1:${persona.port}/lab`,
-    timeout: 120_000,
+    timeout: 180_000,
+  // CI machines have 2 cores shared with the service, DuckDB and a kernel: be patient.
+  expect: { timeout: 30_000 },
     reuseExistingServer: false
   }))
 };
