@@ -11,8 +11,10 @@ export const principal: Principal = { user: 'alice', groups: ['analysts', 'team-
 export function policies(count: number): Policy[] {
   const result: Policy[] = [];
   for (let i = 0; i < count; i++) {
-    const datasets = i % 3 === 0 ? { tags: [`domain${i % 50}`] } : { names: [`db${i % 200}.*`] };
-    const principals = i % 2 === 0 ? { groups: [`team-${i % 40}`] } : { users: [`user${i}`] };
+    // One policy in seven (of every kind) concerns the benchmarked dataset (db7.*) and its user's group.
+    const ours = i % 7 === 0;
+    const datasets = ours ? { names: ['db7.*'] } : i % 3 === 0 ? { tags: [`domain${i % 50}`] } : { names: [`db${i % 200}.*`] };
+    const principals = ours ? { groups: ['analysts'] } : i % 2 === 0 ? { groups: [`team-${i % 40}`] } : { users: [`user${i}`] };
     switch (i % 5) {
       case 0:
         result.push({ name: `grant-${i}`, effect: 'grant', datasets, principals, origin });

@@ -60,7 +60,7 @@ function applicableMask(mask: MaskSpec, dialect: Dialect, type: string): MaskSpe
   return mask;
 }
 
-export function compileExpr(expr: Expr, scope: ReadonlySet<string>, dialect: Dialect, params: Params): string {
+export function compileExpr(expr: Expr, scope: { has(name: string): boolean }, dialect: Dialect, params: Params): string {
   const sub = (e: Expr) => compileExpr(e, scope, dialect, params);
   switch (expr.kind) {
     case 'literal':
@@ -93,6 +93,18 @@ export function compileExpr(expr: Expr, scope: ReadonlySet<string>, dialect: Dia
   }
 }
 
+const scopes = new WeakMap<SourceColumn[], ReadonlySet<string>>();
+
+/** The raw column names of a source, computed once per catalog entry. */
+function scopeOf(columns: SourceColumn[]): ReadonlySet<string> {
+  let scope = scopes.get(columns);
+  if (!scope) {
+    scope = new Set(columns.map(column => column.name));
+    scopes.set(columns, scope);
+  }
+  return scope;
+}
+
 interface MaskedColumn {
   sql: string;
   output: OutputColumn;
@@ -107,6 +119,9 @@ function maskColumn(
   params: Params
 ): MaskedColumn {
   const raw = quoteIdent(column.name);
+  if (!decision.mask && decision.cellMasks.length === 0) {
+    return { sql: raw, output: { name: column.name, type: column.type, access: 'clear', cellMasked: false } };
+  }
   const columnMask = decision.mask && applicableMask(decision.mask, dialect, column.type);
   const apply = (mask: MaskSpec) => dialect.mask(mask, raw, column.type, keys, params);
   let sql = columnMask ? apply(columnMask) : raw;
@@ -114,7 +129,8 @@ function maskColumn(
 
   // Cell masks wrap the column mask: rows where the condition holds (or is unknown: fail
   // closed) get the more restrictive of the cell mask and the column mask.
-  for (const cell of [...decision.cellMasks].reverse()) {
+  for (let i = decision.cellMasks.length - 1; i >= 0; i--) {
+    const cell = decision.cellMasks[i];
     const cellMask = applicableMask(cell.mask, dialect, column.type);
     if (columnMask && restrictiveness(columnMask) >= restrictiveness(cellMask)) {
       continue;
@@ -129,7 +145,7 @@ function maskColumn(
     type = sameType ? type : dialect.textType;
   }
   return {
-    sql: `${sql} AS ${raw}`,
+    sql: sql === raw ? raw : `${sql} AS ${raw}`,
     output: {
       name: column.name,
       type,
@@ -155,48 +171,46 @@ export function compileScan(
     throw new Error('compileScan called for a denied decision');
   }
   const params = new Params();
-  const rawScope = new Set(sourceColumns.map(column => column.name));
-  const byName = new Map(decision.columns.map(column => [column.name, column]));
-
+  const rawScope = scopeOf(sourceColumns);
   const relation = source(params);
   const rowFilter = decision.rowFilters.map(filter => compileExpr(filter.expr, rawScope, dialect, params));
-  const masked = sourceColumns
-    .filter(column => byName.get(column.name)?.mask?.type !== 'hide')
-    .map(column => maskColumn(column, byName.get(column.name)!, rawScope, dialect, keys, params));
+  const masked: MaskedColumn[] = [];
+  sourceColumns.forEach((column, i) => {
+    // decide() lists columns in the dataset's order; look up by name only if that ever differs.
+    const columnDecision = decision.columns[i]?.name === column.name ? decision.columns[i] : decision.columns.find(c => c.name === column.name)!;
+    if (columnDecision.mask?.type !== 'hide') masked.push(maskColumn(column, columnDecision, rawScope, dialect, keys, params));
+  });
   if (masked.length === 0) {
     throw new PlanError('bad_request', 'every column of this dataset is hidden from you');
   }
 
   // The caller sees only the masked view: its names are the only scope for the caller's plan.
   const visible = new Map(masked.map(column => [column.output.name, column.output]));
-  const visibleScope = new Set(visible.keys());
-  const projection = plan.columns ?? [...visible.keys()];
+  const available = () => [...visible.keys()].join(', ');
+  const projection = plan.columns ?? masked.map(column => column.output.name);
   if (projection.length === 0) {
     throw new PlanError('bad_request', 'columns is empty: name at least one column, or leave it out for all');
   }
-  const missing = projection.filter(name => !visible.has(name));
+  const missing = plan.columns ? projection.filter(name => !visible.has(name)) : [];
   if (missing.length) {
-    throw new PlanError(
-      'unknown_column',
-      `unknown column${missing.length > 1 ? 's' : ''} ${missing.map(name => `"${name}"`).join(', ')}; available: ${[...visible.keys()].join(', ')}`
-    );
+    throw new PlanError('unknown_column', `unknown column${missing.length > 1 ? 's' : ''} ${missing.map(name => `"${name}"`).join(', ')}; available: ${available()}`);
   }
   for (const name of plan.filter ? columnsOf(plan.filter) : []) {
-    if (!visibleScope.has(name)) {
-      throw new PlanError('unknown_column', `unknown column "${name}" in filter; available: ${[...visible.keys()].join(', ')}`);
+    if (!visible.has(name)) {
+      throw new PlanError('unknown_column', `unknown column "${name}" in filter; available: ${available()}`);
     }
   }
 
   let sql =
     `SELECT ${masked.map(column => column.sql).join(', ')} FROM ${relation} AS raw_source` +
     (rowFilter.length ? ` WHERE ${rowFilter.join(' AND ')}` : '');
-  sql = `SELECT ${projection.map(quoteIdent).join(', ')} FROM (${sql}) AS governed`;
+  sql = `SELECT ${plan.columns ? projection.map(quoteIdent).join(', ') : '*'} FROM (${sql}) AS governed`;
   if (plan.filter) {
-    sql += ` WHERE ${compileExpr(plan.filter, visibleScope, dialect, params)}`;
+    sql += ` WHERE ${compileExpr(plan.filter, visible, dialect, params)}`;
   }
   if (plan.orderBy?.length) {
     const keysSql = plan.orderBy.map(key => {
-      if (!visibleScope.has(key.column)) {
+      if (!visible.has(key.column)) {
         throw new PlanError('unknown_column', `unknown column "${key.column}" in orderBy`);
       }
       // NULLS LAST spelled out: engines differ in where NULLs go by default (PostgreSQL: first when descending).
@@ -207,6 +221,6 @@ export function compileScan(
   if (plan.limit !== undefined) {
     sql += ` LIMIT ${params.add(plan.limit)}`;
   }
-  return { sql, params: params.values, columns: projection.map(name => visible.get(name)!) };
+  return { sql, params: params.values, columns: plan.columns ? projection.map(name => visible.get(name)!) : masked.map(column => column.output) };
 }
 

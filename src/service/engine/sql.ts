@@ -23,5 +23,5 @@ export function quoteIdent(name: string): string {
   if (name.includes('\0')) {
     throw new Error('identifier contains a NUL character');
   }
-  return `"${name.replace(/"/g, '""')}"`;
+  return name.includes('"') ? `"${name.replace(/"/g, '""')}"` : `"${name}"`;
 }

@@ -94,6 +94,48 @@ export function datasetMatches(selector: DatasetSelector, dataset: { name: strin
   );
 }
 
+/**
+ * Policies by what their dataset selector can match (exact name, tag, or the literal prefix of
+ * a name pattern), so that a decision looks at the few policies that can concern a dataset,
+ * not at all of them. Built once per policy set.
+ */
+interface PolicyIndex {
+  byName: Map<string, number[]>;
+  byTag: Map<string, number[]>;
+  byPrefix: Map<string, number[]>;
+}
+
+const policyIndexes = new WeakMap<readonly Policy[], PolicyIndex>();
+
+function policyIndex(policies: readonly Policy[]): PolicyIndex {
+  let index = policyIndexes.get(policies);
+  if (!index) {
+    index = { byName: new Map(), byTag: new Map(), byPrefix: new Map() };
+    const add = (map: Map<string, number[]>, key: string, position: number) => map.set(key, [...(map.get(key) ?? []), position]);
+    policies.forEach((policy, position) => {
+      for (const pattern of policy.datasets.names ?? []) {
+        const wildcard = pattern.search(/[*?]/);
+        if (wildcard < 0) add(index!.byName, pattern, position);
+        else add(index!.byPrefix, pattern.slice(0, wildcard), position);
+      }
+      for (const tag of policy.datasets.tags ?? []) add(index!.byTag, tag, position);
+    });
+    policyIndexes.set(policies, index);
+  }
+  return index;
+}
+
+/** The policies whose dataset selector might match, in policy order (a superset: still checked exactly). */
+function candidatePolicies(policies: readonly Policy[], dataset: DatasetFacts): Policy[] {
+  const index = policyIndex(policies);
+  const positions = new Set<number>(index.byName.get(dataset.name));
+  for (const tag of dataset.tags) index.byTag.get(tag)?.forEach(position => positions.add(position));
+  for (let end = 0; end <= dataset.name.length; end++) {
+    index.byPrefix.get(dataset.name.slice(0, end))?.forEach(position => positions.add(position));
+  }
+  return [...positions].sort((a, b) => a - b).map(position => policies[position]);
+}
+
 type Column = DatasetFacts['columns'][number];
 
 /** Columns by name and by tag, so that selecting columns does not scan them all per policy. */
@@ -140,7 +182,12 @@ interface MaskCandidate {
   reason: string;
 }
 
+/** Shared by every column left in the clear: wide datasets decide without an object per column. */
+const CLEAR: ColumnEffect = Object.freeze({ access: 'clear', description: 'clear', cellMasks: Object.freeze([]) as never });
+const NO_CELL_MASKS: CellMask[] = Object.freeze([]) as never;
+
 function effectOf(winner: MaskCandidate | undefined, cellMasks: CellMask[]): ColumnEffect {
+  if (!winner && cellMasks.length === 0) return CLEAR;
   const cells: CellMaskEffect[] = cellMasks.map(cell => ({
     policy: cell.policy,
     mask: cell.mask,
@@ -165,7 +212,7 @@ function denied(denial: string): Decision {
 }
 
 export function decide(principal: Principal, dataset: DatasetFacts, policies: readonly Policy[]): Decision {
-  const applicable = policies.filter(policy => datasetMatches(policy.datasets, dataset) && policyAppliesTo(policy, principal));
+  const applicable = candidatePolicies(policies, dataset).filter(policy => datasetMatches(policy.datasets, dataset) && policyAppliesTo(policy, principal));
   const deny = applicable.find(policy => policy.effect === 'deny');
   if (deny) {
     return denied(`denied by policy ${deny.name}`);
@@ -214,7 +261,7 @@ export function decide(principal: Principal, dataset: DatasetFacts, policies: re
 
   const columns = dataset.columns.map(column => {
     const winner = masks.get(column.name);
-    const cells = winner?.mask.type === 'hide' ? [] : (cellMasks.get(column.name) ?? []);
+    const cells = winner?.mask.type === 'hide' ? NO_CELL_MASKS : (cellMasks.get(column.name) ?? NO_CELL_MASKS);
     return { name: column.name, mask: winner?.mask, cellMasks: cells, effect: effectOf(winner, cells) };
   });
   return {
