@@ -10,7 +10,7 @@ import { ColumnAccess, MaskSpec } from '../../common/api';
 import { Expr, columnsOf } from '../policy/ast';
 import { Decision } from '../policy/decide';
 import { maskLabel, restrictiveness } from '../policy/masks';
-import { Dialect, MaskKeys } from './dialect';
+import { Dialect, MaskKeys, maskedType } from './dialect';
 import { Params, SqlQuery, quoteIdent } from './sql';
 
 export interface SourceColumn {
@@ -125,7 +125,7 @@ function maskColumn(
   const columnMask = decision.mask && applicableMask(decision.mask, dialect, column.type);
   const apply = (mask: MaskSpec) => dialect.mask(mask, raw, column.type, keys, params);
   let sql = columnMask ? apply(columnMask) : raw;
-  let type = columnMask ? dialect.maskedType(columnMask, column.type) : column.type;
+  let type = columnMask ? maskedType(dialect, columnMask, column.type) : column.type;
 
   // Cell masks wrap the column mask: rows where the condition holds (or is unknown: fail
   // closed) get the more restrictive of the cell mask and the column mask.
@@ -135,14 +135,14 @@ function maskColumn(
     if (columnMask && restrictiveness(columnMask) >= restrictiveness(cellMask)) {
       continue;
     }
-    const cellType = dialect.maskedType(cellMask, column.type);
+    const cellType = maskedType(dialect, cellMask, column.type);
     const sameType = cellType === type;
     const masked = apply(cellMask);
     const condition = compileExpr(cell.when, rawScope, dialect, params);
     sql = sameType
       ? `CASE WHEN ${condition} IS NOT FALSE THEN ${masked} ELSE ${sql} END`
       : `CASE WHEN ${condition} IS NOT FALSE THEN ${dialect.toText(masked, cellType)} ELSE ${dialect.toText(sql, type)} END`;
-    type = sameType ? type : dialect.textType;
+    type = sameType ? type : dialect.types.text;
   }
   return {
     sql: sql === raw ? raw : `${sql} AS ${raw}`,

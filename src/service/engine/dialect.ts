@@ -22,19 +22,19 @@ export interface Dialect {
   readonly name: string;
   familyOf(engineType: string): TypeFamily;
   /** The SQL type a mask produces, given the column's own type. */
-  maskedType(mask: MaskSpec, engineType: string): string;
   /** SQL for `mask` applied to the SQL expression `value` of type `engineType`. */
   mask(mask: MaskSpec, value: string, engineType: string, keys: MaskKeys, params: Params): string;
   /** SQL rendering `value` (of type `engineType`) as text the same way on every engine. */
   toText(value: string, engineType: string): string;
   /** SQL for a literal of an expression (a bound parameter, typed where the engine needs it). */
   literal(value: Exclude<SqlValue, null | boolean>, params: Params): string;
-  textType: string;
+  /** Names of the types masks produce. */
+  types: { text: string; integer: string; bigint: string; double: string };
 }
 
 export const duckdbDialect: Dialect = {
   name: 'duckdb',
-  textType: 'VARCHAR',
+  types: { text: 'VARCHAR', integer: 'INTEGER', bigint: 'BIGINT', double: 'DOUBLE' },
 
   familyOf(engineType) {
     const type = engineType.toUpperCase();
@@ -46,22 +46,6 @@ export const duckdbDialect: Dialect = {
     if (type === 'DATE') return 'date';
     if (type.startsWith('TIMESTAMP')) return 'timestamp';
     return 'other';
-  },
-
-  maskedType(mask, engineType) {
-    switch (mask.type) {
-      case 'null':
-      case 'hide':
-        return engineType;
-      case 'year_only':
-        return 'INTEGER';
-      case 'round':
-        return 'DOUBLE';
-      case 'bucket':
-        return this.familyOf(engineType) === 'integer' ? 'BIGINT' : 'DOUBLE';
-      default:
-        return 'VARCHAR';
-    }
   },
 
   mask(mask, value, engineType, keys, params) {
@@ -122,7 +106,7 @@ function roundHalfAwayFromZero(y: string): string {
  */
 export const postgresDialect: Dialect = {
   name: 'postgres',
-  textType: 'text',
+  types: { text: 'text', integer: 'integer', bigint: 'bigint', double: 'double precision' },
 
   familyOf(engineType) {
     const type = engineType.toLowerCase();
@@ -135,22 +119,6 @@ export const postgresDialect: Dialect = {
     if (type === 'date') return 'date';
     if (type.startsWith('timestamp')) return 'timestamp';
     return 'other';
-  },
-
-  maskedType(mask, engineType) {
-    switch (mask.type) {
-      case 'null':
-      case 'hide':
-        return engineType;
-      case 'year_only':
-        return 'integer';
-      case 'round':
-        return 'double precision';
-      case 'bucket':
-        return this.familyOf(engineType) === 'integer' ? 'bigint' : 'double precision';
-      default:
-        return 'text';
-    }
   },
 
   mask(mask, value, engineType, keys, params) {
@@ -215,3 +183,20 @@ export const postgresDialect: Dialect = {
     return `CAST(${params.add(value)} AS ${Number.isSafeInteger(value) ? 'bigint' : 'numeric'})`;
   }
 };
+
+/** The type a mask produces, given the column's own type: the same rule in every dialect. */
+export function maskedType(dialect: Dialect, mask: MaskSpec, engineType: string): string {
+  switch (mask.type) {
+    case 'null':
+    case 'hide':
+      return engineType;
+    case 'year_only':
+      return dialect.types.integer;
+    case 'round':
+      return dialect.types.double;
+    case 'bucket':
+      return dialect.familyOf(engineType) === 'integer' ? dialect.types.bigint : dialect.types.double;
+    default:
+      return dialect.types.text;
+  }
+}
