@@ -12,6 +12,7 @@ Data arrives as an Arrow IPC stream and is decoded batch by batch while it downl
 
 from __future__ import annotations
 
+import http.client
 import json
 import operator
 import os
@@ -192,6 +193,7 @@ class Client:
         stream_errors = (
             pa.ArrowInvalid,
             OSError,
+            http.client.HTTPException,  # e.g. IncompleteRead from the fast path
             requests.RequestException,
             urllib3.exceptions.HTTPError,  # e.g. the connection dropped mid-body
         )
@@ -243,8 +245,12 @@ class Client:
         """The governed view of ``name`` as a pandas DataFrame; ``df.attrs["warden"]``
         holds the enforcement metadata (policies, row filter, request id)."""
         table = self.scan_as_arrow(name, columns, filter, limit, order_by, progress)
-        frame = table.to_pandas()
-        frame.attrs["warden"] = warden_metadata(table.schema)
+        metadata = warden_metadata(table.schema)
+        # One block per column (no consolidation copy), and each column's Arrow memory
+        # released as soon as it is converted: the table is not used afterwards.
+        frame = table.to_pandas(split_blocks=True, self_destruct=True)
+        del table
+        frame.attrs["warden"] = metadata
         return frame
 
     def scan_as_polars(
@@ -395,23 +401,33 @@ def _quote_name(name: str) -> str:
 class _CountingReader:
     """A file-like view of the response body that counts the bytes Arrow consumes.
 
-    Arrow's stream reader expects ``read(n)`` to return n bytes unless the stream ended,
-    so short reads from the socket are completed here.
+    Arrow's stream reader expects ``read(n)`` to return n bytes unless the stream ended.
+    Each read fills one new Arrow buffer straight from the socket: http.client's
+    ``readinto`` takes the chunked transfer framing off in place, and pyarrow keeps the
+    buffer as the batch's memory (no copy), so the bytes are copied once, from the kernel.
     """
 
     def __init__(self, raw: Any):
         raw.decode_content = True
         self._raw = raw
+        # urllib3's HTTPResponse wraps an http.client.HTTPResponse; its readinto is used when
+        # the body is not content-encoded (the service never compresses Arrow streams).
+        fp = getattr(raw, "_fp", None)
+        encoded = (raw.headers.get("Content-Encoding") or "identity").lower() != "identity"
+        self._readinto = None if encoded or not hasattr(fp, "readinto") else fp.readinto
+        import pyarrow as pa
+
+        self._allocate = pa.allocate_buffer
         self.bytes_read = 0
         self.closed = False
 
     def readable(self) -> bool:
         return True
 
-    def read(self, size: int = -1) -> bytes:
+    def read(self, size: int = -1) -> bytes | pyarrow.Buffer:
         if size is None or size < 0:
             data = self._raw.read()
-        else:
+        elif self._readinto is None:
             parts = []
             remaining = size
             while remaining > 0:
@@ -421,6 +437,19 @@ class _CountingReader:
                 parts.append(part)
                 remaining -= len(part)
             data = b"".join(parts)
+        else:
+            # From pyarrow's memory pool: not zero-filled first, and recycled across scans
+            # (fresh pages are slow to touch on virtual machines).
+            data = self._allocate(size)
+            with memoryview(data) as raw_view, raw_view.cast("B") as view:
+                filled = 0
+                while filled < size:
+                    n = self._readinto(view[filled:])
+                    if not n:
+                        break
+                    filled += n
+            if filled < size:
+                data = data.slice(0, filled)
         self.bytes_read += len(data)
         return data
 

@@ -83,9 +83,12 @@ class Bytes {
     this.length += bytes.length;
   }
 
-  /** The used part, as an aligned copy Arrow can own. */
+  /**
+   * The used part, for Arrow to own: a view, not a copy (the builder starts a new buffer
+   * after a flush). It starts at offset 0 of its ArrayBuffer, so it is aligned for any type.
+   */
   take(): Uint8Array {
-    return this.buffer.slice(0, this.length);
+    return this.buffer.subarray(0, this.length);
   }
 }
 
@@ -100,25 +103,36 @@ export class ColumnBuilder {
   private values!: Bytes;
   private offsets!: Int32Array;
 
+  /** Largest batch seen so far (rows, and bytes for strings): the next batch starts that big. */
+  private rowsHint: number;
+  private bytesHint = 0;
+
   constructor(
     readonly kind: ArrowKind,
-    private readonly capacity: number
+    capacity: number
   ) {
     this.type = arrowType(kind);
     this.width = fixedWidth(kind);
+    this.rowsHint = capacity;
     this.reset();
   }
 
   private reset(): void {
+    const capacity = this.rowsHint;
     this.rows = 0;
     this.nulls = 0;
-    this.validity = new Bytes((this.capacity + 7) >> 3);
-    this.values = new Bytes(this.kind === 'utf8' ? this.capacity * 16 : this.kind === 'bool' ? (this.capacity + 7) >> 3 : this.capacity * this.width);
-    this.offsets = new Int32Array(this.kind === 'utf8' ? this.capacity + 1 : 0);
+    this.validity = new Bytes((capacity + 7) >> 3);
+    this.values = new Bytes(this.kind === 'utf8' ? Math.max(this.bytesHint, capacity * 16) : this.kind === 'bool' ? (capacity + 7) >> 3 : capacity * this.width);
+    this.offsets = new Int32Array(this.kind === 'utf8' ? capacity + 1 : 0);
   }
 
   get length(): number {
     return this.rows;
+  }
+
+  /** Bytes the column holds so far (values, offsets, validity). */
+  get byteLength(): number {
+    return this.values.length + (this.kind === 'utf8' ? (this.rows + 1) * 4 : 0) + this.validity.length;
   }
 
   private setValid(row: number, valid: boolean): void {
@@ -178,6 +192,37 @@ export class ColumnBuilder {
     this.offsets[row + 1] = this.values.length;
   }
 
+  /**
+   * Bulk string appends, for engines that hand out whole vectors: room for `rows` more
+   * strings holding `bytes` UTF-8 bytes in all. The caller then writes the bytes into
+   * `utf8Data` from `utf8Length` on, the end offset of each new row into `utf8Offsets`
+   * (at indexes `length + 1` to `length + rows`; a null row repeats the previous offset),
+   * and calls `commitUtf8`.
+   */
+  reserveUtf8(rows: number, bytes: number): void {
+    this.values.reserve(bytes);
+    this.growOffsets(this.rows + rows + 1);
+  }
+
+  get utf8Data(): Uint8Array {
+    return this.values.buffer;
+  }
+
+  get utf8Offsets(): Int32Array {
+    return this.offsets;
+  }
+
+  get utf8Length(): number {
+    return this.values.length;
+  }
+
+  /** Completes a bulk append of `rows` strings ending at byte `end`, with an Arrow-ordered validity bitmap (`null`: all valid). */
+  commitUtf8(rows: number, end: number, validity: Uint8Array | null): void {
+    this.appendValidity(this.rows, rows, validity);
+    this.rows += rows;
+    this.values.length = end;
+  }
+
   private growOffsets(needed: number): void {
     if (needed < this.offsets.length) return;
     const grown = new Int32Array(Math.max(needed + 1, this.offsets.length * 2));
@@ -212,9 +257,11 @@ export class ColumnBuilder {
     const length = this.rows;
     const nullCount = this.nulls;
     const nullBitmap = nullCount ? this.validity.take() : undefined;
+    this.rowsHint = Math.max(this.rowsHint, length);
     let data: Data;
     if (this.kind === 'utf8') {
-      data = makeData({ type: this.type as Utf8, length, nullCount, nullBitmap, valueOffsets: this.offsets.slice(0, length + 1), data: this.values.take() });
+      this.bytesHint = Math.max(this.bytesHint, this.values.length);
+      data = makeData({ type: this.type as Utf8, length, nullCount, nullBitmap, valueOffsets: this.offsets.subarray(0, length + 1), data: this.values.take() });
     } else if (this.kind === 'bool') {
       this.values.reserve(((length + 7) >> 3) - this.values.length);
       this.values.length = (length + 7) >> 3;

@@ -5,8 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { IncomingMessage, Server, ServerResponse, createServer } from 'node:http';
-import { once } from 'node:events';
-import { RecordBatch, RecordBatchStreamWriter } from 'apache-arrow';
+import { AsyncByteQueue, RecordBatch, RecordBatchStreamWriter } from 'apache-arrow';
 import {
   API_PREFIX,
   ARROW_META,
@@ -275,6 +274,34 @@ function engineMessage(error: unknown): string {
   return String((error as Error).message ?? error).split('\n')[0];
 }
 
+/** Collects what a RecordBatchStreamWriter writes, for the caller to take synchronously. */
+class IpcPieces extends AsyncByteQueue {
+  private pieces: Uint8Array[] = [];
+
+  override write(value: Uint8Array): void {
+    this.pieces.push(value);
+  }
+
+  take(): Uint8Array[] {
+    const pieces = this.pieces;
+    this.pieces = [];
+    return pieces;
+  }
+}
+
+/** Resolves when the response can take more, or is closed (a client gone never drains). */
+function drainedOrClosed(response: ServerResponse): Promise<void> {
+  return new Promise(resolve => {
+    const done = () => {
+      response.off('drain', done);
+      response.off('close', done);
+      resolve();
+    };
+    response.on('drain', done);
+    response.on('close', done);
+  });
+}
+
 async function streamScan(
   service: WardenService,
   context: RequestContext,
@@ -335,33 +362,39 @@ async function streamScan(
   });
   response.writeHead(200, { 'content-type': ARROW_STREAM_MIME, 'cache-control': 'no-store', 'x-warden-request-id': context.requestId });
 
+  // The writer serialises each batch into `sink` synchronously; `send` hands those pieces to
+  // the socket in one corked write. The next batch is produced only once the client has taken
+  // this one (backpressure per batch), so memory stays bounded however slowly the client reads.
+  const sink = new IpcPieces();
   const writer = new RecordBatchStreamWriter();
-  const chunks = writer[Symbol.asyncIterator]();
-  const pump = (async () => {
-    for (;;) {
-      const next = await chunks.next();
-      if (next.done) break;
-      bytes += next.value.byteLength;
-      if (!response.write(next.value) && !aborted) {
-        await Promise.race([once(response, 'drain'), once(response, 'close')]);
-      }
+  const send = (): boolean => {
+    const pieces = sink.take();
+    if (aborted || pieces.length === 0) return true;
+    response.cork();
+    for (const piece of pieces) {
+      bytes += piece.byteLength;
+      response.write(piece);
     }
-  })();
+    response.uncork();
+    return !response.writableNeedDrain;
+  };
   let failure: unknown;
   try {
-    writer.reset(undefined, result.schema);
+    writer.reset(sink, result.schema);
+    send();
     for (let next = first; !next.done && !aborted; next = await batches.next()) {
       rows += next.value.numRows;
       writer.write(next.value);
-      // Backpressure: wait for the client before producing the next batch.
-      while (response.writableNeedDrain && !aborted) await once(response, 'drain').catch(() => undefined);
+      if (!send()) await drainedOrClosed(response);
     }
   } catch (error) {
     failure = error;
   } finally {
     await batches.return?.();
+    // The end-of-stream marker goes out only after every batch: a stream cut short by an
+    // error must not look complete to the client.
     writer.close();
-    await pump.catch(() => undefined);
+    if (failure === undefined && !aborted) send();
   }
   const complete = !aborted && failure === undefined;
   if (complete) {
