@@ -3,7 +3,7 @@
  *   npx tsx bench/decision.ts
  */
 import { compileScan } from '../src/service/engine/compile';
-import { duckdbDialect } from '../src/service/engine/dialect';
+import { duckdbDialect } from '../src/service/engine/duckdb';
 import { decide } from '../src/service/policy/decide';
 import { catalogDataset, datasetConfig, policies, principal } from './fixtures';
 import { ms, table, timeSync } from './stats';

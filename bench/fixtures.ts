@@ -1,7 +1,8 @@
 /** Shared fixtures for the policy benchmarks: a large estate of policies and wide datasets. */
 import { Principal } from '../src/common/api';
 import { CatalogDataset } from '../src/service/catalog/catalog';
-import { DatasetConfig, Policy } from '../src/service/config/types';
+import { DatasetConfig } from '../src/service/config/types';
+import { Policy } from '../src/service/policy/types';
 import { parseExpression } from '../src/service/policy/parse';
 
 export const origin = { file: 'bench', line: 0 };
@@ -47,12 +48,18 @@ export function datasetConfig(name: string, columns: number, tags: string[]): Da
     tags,
     source: { format: 'parquet', path: '/dev/null' },
     columns: Array.from({ length: columns }, (_, c) => ({ name: `c${c}`, tags: c % 7 === 0 ? [`pii${c % 10}`] : [], description: '' })),
+    orderBy: [],
     origin
   };
 }
 
+/** The engine type of a fixture column: the row filters compare c2 with numbers, the rest with text. */
+export function columnType(name: string): string {
+  return name === 'c2' ? 'BIGINT' : 'VARCHAR';
+}
+
 export function catalogDataset(config: DatasetConfig): CatalogDataset {
-  const columns = config.columns.map(column => ({ name: column.name, type: 'VARCHAR', tags: column.tags, description: column.description }));
+  const columns = config.columns.map(column => ({ name: column.name, type: columnType(column.name), tags: column.tags, description: column.description }));
   return { config, columns, facts: { name: config.name, tags: config.tags, columns: columns.map(({ name, tags }) => ({ name, tags })) } } as CatalogDataset;
 }
 

@@ -1,4 +1,6 @@
 /** Timing helpers for the benchmarks: warm-up, then median and p95 of repeated runs. */
+import { readFileSync } from 'node:fs';
+
 export interface Timing {
   median: number;
   p95: number;
@@ -42,3 +44,12 @@ export function table(header: string[], rows: (string | number)[][]): string {
 }
 
 export const ms = (value: number) => `${value.toFixed(3)} ms`;
+
+/**
+ * Milliseconds this process's main (JavaScript) thread has run on a CPU, from the scheduler's
+ * nanosecond count (Linux): unlike wall time, not inflated by waiting for a core on a shared
+ * machine; unlike process CPU time, without the GC and compiler threads' background work.
+ */
+export function mainThreadCpuMs(): number {
+  return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+}

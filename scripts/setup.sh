@@ -21,7 +21,17 @@ fi
 
 bash scripts/python-env.sh
 
-# Build: TypeScript, the service bundle and the labextension.
+# A C compiler: the build compiles the native DuckDB-to-Arrow addon (scripts/build-native.mjs).
+if ! command -v "${CC:-cc}" >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gcc libc6-dev >/dev/null
+  else
+    echo "setup: a C compiler is missing; install one with: sudo apt-get install -y gcc libc6-dev" >&2
+    exit 1
+  fi
+fi
+
+# Build: TypeScript, the service bundle (with the addon) and the labextension.
 export PATH="$PWD/.venv/bin:$PATH"
 npm run --silent build
 # The venv's JupyterLab loads the labextension straight from warden/labextension.

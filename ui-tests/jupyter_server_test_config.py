@@ -1,4 +1,5 @@
 """JupyterLab server for the Galata UI tests (see start-lab.sh)."""
+
 from jupyterlab.galata import configure_jupyter_server
 
 configure_jupyter_server(c)  # noqa: F821 (c is the config object Jupyter provides)

@@ -6,6 +6,8 @@ class, so callers can write ``except warden.Forbidden``.
 
 from __future__ import annotations
 
+from ._contract import ERROR_CODE_OF_STATUS
+
 
 class WardenError(Exception):
     """Base class of every error the Warden client raises."""
@@ -25,7 +27,7 @@ class ConfigurationError(WardenError):
 
 
 class ServiceUnavailable(WardenError, ConnectionError):
-    """The service could not be reached, or is not running."""
+    """The service, or the engine holding a dataset, could not be reached: try again later."""
 
 
 class InvalidRequest(WardenError, ValueError):
@@ -48,33 +50,56 @@ class ServiceError(WardenError):
     """The service failed: audit sink unavailable, source unreadable, internal error."""
 
 
-_CLASS_BY_CODE: dict[str, type[WardenError]] = {
+class Overloaded(ServiceError):
+    """The service had no room for the read now (too many heavy queries or slow streams);
+    ``retry_after`` says in how many seconds to try again, when the service said."""
+
+    def __init__(
+        self,
+        message: str,
+        code: str = "overloaded",
+        status: int | None = None,
+        retry_after: float | None = None,
+    ):
+        super().__init__(message, code=code, status=status)
+        self.retry_after = retry_after
+
+
+# One class per error code of the contract (tests/python/test_contract.py checks that none
+# is missing).
+CLASS_BY_CODE: dict[str, type[WardenError]] = {
     "bad_request": InvalidRequest,
     "invalid_filter": InvalidRequest,
     "unknown_column": InvalidRequest,
     "unauthenticated": Unauthenticated,
     "forbidden": Forbidden,
     "not_found": NotFound,
-    "audit_unavailable": ServiceError,
     "source_error": ServiceError,
     "internal": ServiceError,
     "service_unavailable": ServiceUnavailable,
-}
-
-_CLASS_BY_STATUS: dict[int, type[WardenError]] = {
-    400: InvalidRequest,
-    401: Unauthenticated,
-    403: Forbidden,
-    404: NotFound,
-    502: ServiceUnavailable,
-    503: ServiceUnavailable,
-    504: ServiceUnavailable,
+    "audit_unavailable": ServiceError,
+    "overloaded": Overloaded,
+    "engine_unavailable": ServiceUnavailable,
 }
 
 
-def error_from_response(status: int, code: str | None, message: str) -> WardenError:
-    """The exception for an error answer: by error code, else by HTTP status."""
-    cls = _CLASS_BY_CODE.get(code or "") or _CLASS_BY_STATUS.get(status)
-    if cls is None:
-        cls = InvalidRequest if 400 <= status < 500 else ServiceError
-    return cls(message, code=code or f"http_{status}", status=status)
+def error_code_of_status(status: int) -> str:
+    """The code an error answer without a Warden error body stands for (as
+    ``errorCodeOfStatus`` in src/common/api.ts)."""
+    code = ERROR_CODE_OF_STATUS.get(status)
+    if code is None:
+        code = "bad_request" if 400 <= status < 500 else "internal"
+    return code
+
+
+def error_from_response(
+    status: int, code: str | None, message: str, retry_after: str | None = None
+) -> WardenError:
+    """The exception for an error answer: by its error code; without one (not a Warden
+    answer), by HTTP status, with the code ``http_<status>``. ``retry_after`` is the
+    answer's Retry-After header (seconds), kept on an Overloaded error."""
+    cls = CLASS_BY_CODE.get(code or "") or CLASS_BY_CODE[error_code_of_status(status)]
+    error = cls(message, code=code or f"http_{status}", status=status)
+    if isinstance(error, Overloaded) and retry_after and retry_after.strip().isdigit():
+        error.retry_after = float(retry_after)
+    return error

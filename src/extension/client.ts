@@ -1,48 +1,71 @@
 import type { ServerConnection } from '@jupyterlab/services';
 import { tableFromIPC, type Table } from 'apache-arrow';
 
-import type {
-  CatalogPage,
-  DatasetDetail,
-  Principal,
-  Snippet,
-  SnippetFlavour
+import {
+  VIEW_EVENT,
+  type CatalogPage,
+  type DatasetDetail,
+  type Health,
+  type Principal,
+  type RowCount,
+  type Snippet,
+  type SnippetFlavour,
+  type ViewVersions
 } from '../common/api';
-import { datasetRoute, requestAPI, WardenRequestError } from './handler';
-import type { IWardenClient } from './tokens';
+import { ServiceConnection } from './connection';
+import {
+  datasetRoute,
+  requestAPI,
+  WardenRequestError,
+  type IRequestOptions
+} from './handler';
+import { readEvents } from './live';
+import type { IPreviewRequest, IWardenClient } from './tokens';
 
-/** The typed routes of the Warden API, as seen from the browser. */
+/**
+ * The typed routes of the Warden API, as seen from the browser. Every
+ * outcome is reported to `connection`, which notices the service going away
+ * and coming back.
+ */
 export class WardenClient implements IWardenClient {
   constructor(options: WardenClient.IOptions = {}) {
     this._currentNotebook = options.currentNotebook ?? (() => null);
     this._serverSettings = options.serverSettings;
+    this.connection = new ServiceConnection({
+      probe: () => this.health(),
+      ...options.retry
+    });
+  }
+
+  readonly connection: ServiceConnection;
+
+  health(): Promise<Health> {
+    return this._json<Health>('health', this._options('extension'));
   }
 
   whoami(): Promise<Principal> {
-    return requestAPI<Principal>('whoami', this._options('extension'));
+    return this._json<Principal>('whoami', this._options('extension'));
   }
 
   listDatasets(): Promise<CatalogPage> {
-    return requestAPI<CatalogPage>('datasets', this._options('catalog'));
+    return this._json<CatalogPage>('datasets', this._options('catalog'));
   }
 
   getDataset(name: string): Promise<DatasetDetail> {
-    return requestAPI<DatasetDetail>(
+    return this._json<DatasetDetail>(
       datasetRoute(name),
       this._options('catalog')
     );
   }
 
-  async preview(
-    name: string,
-    limit: number,
-    notebookPath?: string | null
-  ): Promise<Table> {
-    const bytes = await requestAPI(datasetRoute(name, 'preview'), {
-      ...this._options('preview', notebookPath),
-      query: { limit },
-      responseType: 'arraybuffer'
-    });
+  async preview(name: string, request: IPreviewRequest): Promise<Table> {
+    const bytes = await this._track(
+      requestAPI(datasetRoute(name, 'preview'), {
+        ...this._options('preview', request.notebookPath),
+        query: { limit: request.limit, orderBy: request.orderBy },
+        responseType: 'arraybuffer'
+      })
+    );
     try {
       return tableFromIPC(new Uint8Array(bytes));
     } catch (error) {
@@ -53,15 +76,57 @@ export class WardenClient implements IWardenClient {
     }
   }
 
+  count(name: string): Promise<RowCount> {
+    return this._json<RowCount>(
+      datasetRoute(name, 'count'),
+      this._options('preview')
+    );
+  }
+
+  async *views(signal: AbortSignal): AsyncGenerator<ViewVersions> {
+    const body = await this._track(
+      requestAPI('events', {
+        ...this._options('extension'),
+        responseType: 'stream',
+        signal
+      })
+    );
+    for await (const event of readEvents(body)) {
+      if (event.event === VIEW_EVENT) {
+        yield JSON.parse(event.data) as ViewVersions;
+      }
+    }
+  }
+
   snippet(
     name: string,
     flavour: SnippetFlavour,
     notebookPath?: string | null
   ): Promise<Snippet> {
-    return requestAPI<Snippet>(datasetRoute(name, 'snippet'), {
+    return this._json<Snippet>(datasetRoute(name, 'snippet'), {
       ...this._options('extension', notebookPath),
       query: { flavour }
     });
+  }
+
+  private _json<T>(
+    route: string,
+    options: IRequestOptions & { responseType?: 'json' }
+  ): Promise<T> {
+    return this._track(requestAPI<T>(route, options));
+  }
+
+  private _track<T>(request: Promise<T>): Promise<T> {
+    return request.then(
+      value => {
+        this.connection.succeeded();
+        return value;
+      },
+      error => {
+        this.connection.failed(error);
+        throw error;
+      }
+    );
   }
 
   private _options(
@@ -85,5 +150,7 @@ export namespace WardenClient {
     /** Path of the notebook the user is working in, for the audit log. */
     currentNotebook?: () => string | null;
     serverSettings?: ServerConnection.ISettings;
+    /** Backoff of the availability probe while the service is down. */
+    retry?: { firstDelayMs?: number; maxDelayMs?: number };
   }
 }

@@ -10,12 +10,20 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import { codeIcon, refreshIcon } from '@jupyterlab/ui-components';
 import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
-import { describeError } from './handler';
+import { SNIPPET_FLAVOURS, type SnippetFlavour } from '../common/api';
+import { explainError } from './errors';
 import { wardenIcon } from './icons';
 import type { CatalogModel } from './panels/catalog';
 import type { DetailsModel } from './panels/details';
 import { PreviewPanel } from './panels/preview';
-import { insertCodeCell, looksLikeCredential } from './snippet';
+import {
+  adaptSnippet,
+  boundNames,
+  importsWarden,
+  insertCodeCell,
+  looksLikeCredential,
+  variableName
+} from './snippet';
 import {
   CATALOG_WIDGET_ID,
   CommandIDs,
@@ -27,6 +35,7 @@ export interface ICommandContext {
   app: JupyterFrontEnd;
   client: IWardenClient;
   catalog: CatalogModel;
+  /** Dataset details, shared by the sidebar and the previews. */
   details: DetailsModel;
   notebooks: INotebookTracker;
   previews: WidgetTracker<MainAreaWidget<PreviewPanel>>;
@@ -38,22 +47,37 @@ export function addCommands(context: ICommandContext): void {
   const { app, catalog, trans } = context;
   const { commands } = app;
 
+  const flavourOf = (args: ReadonlyPartialJSONObject): SnippetFlavour =>
+    SNIPPET_FLAVOURS.includes(args.flavour as SnippetFlavour)
+      ? (args.flavour as SnippetFlavour)
+      : context.settings().snippetFlavour;
+  const flavourLabels: Record<SnippetFlavour, string> = {
+    pandas: trans.__('pandas DataFrame'),
+    arrow: trans.__('pyarrow Table'),
+    polars: trans.__('polars DataFrame')
+  };
+
   commands.addCommand(CommandIDs.insertSnippet, {
     label: args =>
-      args.dataset
-        ? trans.__('Insert Access Snippet for %1', args.dataset)
-        : trans.__('Insert Access Snippet'),
-    caption: trans.__(
-      'Add a code cell that loads the dataset, enforced for you, into the active notebook'
-    ),
-    icon: codeIcon,
+      args.flavour
+        ? trans.__('Insert as %1', flavourLabels[flavourOf(args)])
+        : args.dataset
+          ? trans.__('Insert Access Snippet for %1', args.dataset)
+          : trans.__('Insert Access Snippet'),
+    caption: args =>
+      trans.__(
+        'Add a code cell that loads the dataset, enforced for you, as a %1 (the default flavour is set in Settings)',
+        flavourLabels[flavourOf(args)]
+      ),
+    icon: args => (args.flavour ? undefined : codeIcon),
+    isEnabled: () => context.details.actionsEnabled,
     describedBy: DATASET_ARGS,
     execute: async args => {
       const title = trans.__('Insert Access Snippet');
       const dataset = await resolveDataset(context, args, title);
       if (dataset) {
-        await insertSnippet(context, dataset).catch(error =>
-          showErrorMessage(title, describeError(error))
+        await insertSnippet(context, dataset, flavourOf(args)).catch(error =>
+          showErrorMessage(title, explainError(error, trans).reason)
         );
       }
     }
@@ -68,6 +92,7 @@ export function addCommands(context: ICommandContext): void {
       'Show the first rows of the dataset, as you may see them'
     ),
     icon: wardenIcon,
+    isEnabled: () => context.details.actionsEnabled,
     describedBy: DATASET_ARGS,
     execute: async args => {
       const dataset = await resolveDataset(
@@ -83,7 +108,13 @@ export function addCommands(context: ICommandContext): void {
     label: trans.__('Refresh Warden Catalog'),
     caption: trans.__('Fetch the catalog and your access again'),
     icon: refreshIcon,
-    execute: () => catalog.refresh()
+    execute: async () => {
+      await catalog.refresh();
+      // The details too, but not while the service is away: they stay shown, their actions disabled.
+      if (catalog.status !== 'error') {
+        await context.details.invalidate();
+      }
+    }
   });
 
   commands.addCommand(CommandIDs.showCatalog, {
@@ -101,6 +132,12 @@ const DATASET_ARGS = {
         type: 'string',
         description:
           'Dataset name, `database.table`; the selected one if omitted'
+      },
+      flavour: {
+        type: 'string',
+        enum: [...SNIPPET_FLAVOURS],
+        description:
+          'For the snippet: what to load the dataset into; the setting if omitted'
       }
     }
   }
@@ -129,7 +166,7 @@ async function resolveDataset(
     await showErrorMessage(
       title,
       catalog.error
-        ? describeError(catalog.error)
+        ? explainError(catalog.error, trans).reason
         : trans.__('No dataset is shared with you.')
     );
     return null;
@@ -153,30 +190,33 @@ async function openPreview(
       dataset,
       client,
       rowLimit: () => settings().previewRowLimit,
-      detail: name => details.fetch(name),
+      details,
       trans
     });
     void previews.add(widget);
     app.shell.add(widget, 'main');
   }
   app.shell.activateById(widget.id);
-  await widget.content.model.load();
+  // Not awaited: restoring the layout after a reload must not wait on the service.
+  void widget.content.model.load();
   return widget;
 }
 
 /**
  * Fetch the service's snippet first, so a refusal leaves no empty notebook
- * behind; then write it into the active notebook, or a new one.
+ * behind; then write it into the active notebook, or a new one, under a
+ * variable named after the dataset and importing `warden` once.
  */
 async function insertSnippet(
   context: ICommandContext,
-  dataset: string
+  dataset: string,
+  flavour: SnippetFlavour
 ): Promise<void> {
-  const { app, client, notebooks, settings, trans } = context;
+  const { app, client, notebooks, trans } = context;
   const current = notebooks.currentWidget;
   const snippet = await client.snippet(
     dataset,
-    settings().snippetFlavour,
+    flavour,
     current?.context.path ?? null
   );
   if (looksLikeCredential(snippet.code)) {
@@ -188,7 +228,12 @@ async function insertSnippet(
     );
   }
   const panel = current ?? (await createNotebook(context));
-  insertCodeCell(panel.content, snippet.code, { reuseEmptyCell: !current });
+  insertCodeCell(panel.content, ({ above, all }) =>
+    adaptSnippet(snippet.code, {
+      variable: variableName(dataset, boundNames(all)),
+      withImport: !importsWarden(above)
+    })
+  );
   app.shell.activateById(panel.id);
 }
 

@@ -4,18 +4,15 @@ import { ServerConnection } from '@jupyterlab/services';
 import {
   API_PREFIX,
   CLIENT_HEADER,
+  JUPYTER_SERVER_NAMESPACE,
   NOTEBOOK_HEADER,
+  errorCodeOfStatus,
   type ClientKind,
   type ErrorCode
 } from '../common/api';
-import { SERVER_NAMESPACE } from './tokens';
 
-/**
- * Service error codes, plus those of the way there: the Jupyter server
- * unreachable, or its extension unable to reach the service.
- */
-export type WardenErrorCode =
-  ErrorCode | 'network_error' | 'service_unavailable';
+/** Service error codes, plus the Jupyter server being unreachable. */
+export type WardenErrorCode = ErrorCode | 'network_error';
 
 /** A failed Warden request, carrying the service's error code and message. */
 export class WardenRequestError extends Error {
@@ -36,8 +33,11 @@ export interface IRequestOptions {
   client?: ClientKind;
   /** Path of the notebook the request is made for, when known. */
   notebookPath?: string | null;
-  query?: Record<string, string | number | undefined>;
-  responseType?: 'json' | 'arraybuffer';
+  /** Query parameters; a list gives the parameter once per item. */
+  query?: Record<string, string | number | readonly string[] | undefined>;
+  responseType?: 'json' | 'arraybuffer' | 'stream';
+  /** Aborts the request (and a body still streaming in). */
+  signal?: AbortSignal;
   serverSettings?: ServerConnection.ISettings;
 }
 
@@ -55,13 +55,17 @@ export function requestAPI(
   route: string,
   options: IRequestOptions & { responseType: 'arraybuffer' }
 ): Promise<ArrayBuffer>;
+export function requestAPI(
+  route: string,
+  options: IRequestOptions & { responseType: 'stream' }
+): Promise<ReadableStream<Uint8Array>>;
 export async function requestAPI<T>(
   route: string,
   options: IRequestOptions = {}
-): Promise<T | ArrayBuffer> {
+): Promise<T | ArrayBuffer | ReadableStream<Uint8Array>> {
   const settings = options.serverSettings ?? ServerConnection.makeSettings();
   const url =
-    URLExt.join(settings.baseUrl, SERVER_NAMESPACE, API_PREFIX, route) +
+    URLExt.join(settings.baseUrl, JUPYTER_SERVER_NAMESPACE, API_PREFIX, route) +
     queryString(options.query);
 
   const headers: Record<string, string> = {
@@ -76,13 +80,17 @@ export async function requestAPI<T>(
   const init: RequestInit = {
     method: options.method ?? 'GET',
     headers,
-    body: options.body
+    body: options.body,
+    signal: options.signal
   };
 
   let response: Response;
   try {
     response = await ServerConnection.makeRequest(url, init, settings);
   } catch (error) {
+    if (options.signal?.aborted) {
+      throw error;
+    }
     throw new WardenRequestError(
       'network_error',
       `Could not reach the Jupyter server: ${(error as Error).message}`
@@ -94,6 +102,16 @@ export async function requestAPI<T>(
   }
   if (options.responseType === 'arraybuffer') {
     return response.arrayBuffer();
+  }
+  if (options.responseType === 'stream') {
+    if (!response.body) {
+      throw new WardenRequestError(
+        'internal',
+        'The browser gave no readable body for a stream.',
+        response.status
+      );
+    }
+    return response.body;
   }
   const text = await response.text();
   try {
@@ -126,7 +144,7 @@ export async function errorFromResponse(
   if (body) {
     return new WardenRequestError(body.code, body.message, status);
   }
-  const code = codeForStatus(status);
+  const code = errorCodeOfStatus(status);
   const message =
     status === 404
       ? `The Warden server extension did not answer (HTTP 404). Is it installed and enabled?`
@@ -153,35 +171,16 @@ function parseErrorBody(
   return null;
 }
 
-function codeForStatus(status: number): WardenErrorCode {
-  switch (status) {
-    case 400:
-      return 'bad_request';
-    case 401:
-      return 'unauthenticated';
-    case 403:
-      return 'forbidden';
-    case 404:
-      return 'not_found';
-    case 502:
-    case 503:
-    case 504:
-      return 'service_unavailable';
-    default:
-      return status >= 400 && status < 500 ? 'bad_request' : 'internal';
-  }
-}
-
-function queryString(
-  query: Record<string, string | number | undefined> | undefined
-): string {
+function queryString(query: IRequestOptions['query']): string {
   if (!query) {
     return '';
   }
   const params = new URLSearchParams();
   for (const [key, value] of Object.entries(query)) {
-    if (value !== undefined && value !== '') {
-      params.append(key, String(value));
+    for (const item of typeof value === 'object' ? value : [value]) {
+      if (item !== undefined && item !== '') {
+        params.append(key, String(item));
+      }
     }
   }
   const text = params.toString();

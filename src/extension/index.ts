@@ -11,11 +11,13 @@ import {
 } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { IStateDB } from '@jupyterlab/statedb';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import { WardenClient } from './client';
 import { addCommands } from './commands';
+import { followViews, LiveViews } from './live';
 import { CatalogModel } from './panels/catalog';
 import { DetailsModel } from './panels/details';
 import type { PreviewPanel } from './panels/preview';
@@ -51,7 +53,8 @@ const catalogPlugin: JupyterFrontEndPlugin<IWardenClient> = {
     ITranslator,
     ICommandPalette,
     ILayoutRestorer,
-    IThemeManager
+    IThemeManager,
+    IStateDB
   ],
   provides: IWardenClient,
   activate: (
@@ -61,9 +64,10 @@ const catalogPlugin: JupyterFrontEndPlugin<IWardenClient> = {
     translator: ITranslator | null,
     palette: ICommandPalette | null,
     restorer: ILayoutRestorer | null,
-    themeManager: IThemeManager | null
+    themeManager: IThemeManager | null,
+    state: IStateDB | null
   ): IWardenClient => {
-    // User Timing marks: bench/activation.mjs reads the `warden:activate` measure.
+    // User Timing marks: bench/jupyter.mjs reads the `warden:activate` measure.
     const activateStart = performance.mark('warden:activate:start');
     const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
     const client = new WardenClient({
@@ -72,7 +76,19 @@ const catalogPlugin: JupyterFrontEndPlugin<IWardenClient> = {
     const catalog = new CatalogModel(client);
     const details = new DetailsModel(client);
     catalog.selectionChanged.connect((_, name) => void details.show(name));
-    catalog.refreshed.connect(() => void details.invalidate());
+    // Dataset actions are disabled while the catalog cannot be loaded or the service is not
+    // answering (the live view stream or a probe says so first): they would fail too.
+    const updateActions = () => {
+      const enabled =
+        catalog.status !== 'error' && client.connection.status === 'up';
+      if (details.actionsEnabled !== enabled) {
+        details.actionsEnabled = enabled;
+        app.commands.notifyCommandChanged(CommandIDs.insertSnippet);
+        app.commands.notifyCommandChanged(CommandIDs.preview);
+      }
+    };
+    catalog.stateChanged.connect(updateActions);
+    client.connection.changed.connect(updateActions);
 
     let settings: IWardenSettings = { ...DEFAULT_SETTINGS };
     const previews = new WidgetTracker<MainAreaWidget<PreviewPanel>>({
@@ -98,6 +114,15 @@ const catalogPlugin: JupyterFrontEndPlugin<IWardenClient> = {
     });
     app.shell.add(sidebar, 'left', { rank: 850 });
     restorer?.add(sidebar, CATALOG_WIDGET_ID);
+    // Open previews come back after a reload, and so does the selected dataset.
+    void restorer?.restore(previews, {
+      command: CommandIDs.preview,
+      args: widget => ({ dataset: widget.content.model.dataset }),
+      name: widget => widget.content.model.dataset
+    });
+    if (state) {
+      void restoreSelection(state, catalog);
+    }
 
     if (palette) {
       const category = trans.__('Warden');
@@ -115,7 +140,32 @@ const catalogPlugin: JupyterFrontEndPlugin<IWardenClient> = {
       previews.forEach(widget => widget.content.refreshStyle())
     );
 
+    // When the service is back, reload what failed while it was away.
+    client.connection.changed.connect((_, status) => {
+      if (status !== 'up') {
+        return;
+      }
+      if (catalog.status === 'error') {
+        void catalog.refresh();
+      }
+      if (details.status === 'error') {
+        void details.show(details.name);
+      }
+      previews.forEach(widget => {
+        if (widget.content.model.status === 'error') {
+          void widget.content.model.load();
+        }
+      });
+    });
+
+    // What the user sees follows the service's pushed view versions (policy changes).
+    const live = new LiveViews({ client });
+    live.changed.connect((_, change) =>
+      followViews(change, catalog, details, previews)
+    );
+
     void catalog.refresh();
+    live.start();
     if (settingRegistry) {
       settingRegistry
         .load(PLUGIN_ID)
@@ -134,6 +184,37 @@ const catalogPlugin: JupyterFrontEndPlugin<IWardenClient> = {
     return client;
   }
 };
+
+const SELECTION_STATE_KEY = `${PLUGIN_ID}:selection`;
+
+/** Select again the dataset selected before the reload, if it is still there; then keep track. */
+async function restoreSelection(
+  state: IStateDB,
+  catalog: CatalogModel
+): Promise<void> {
+  const saved = await state.fetch(SELECTION_STATE_KEY).catch(() => null);
+  // The first catalog that loads decides (it may load only once the service
+  // is back); a dataset the user picked meanwhile wins.
+  const reselect = () => {
+    catalog.refreshed.disconnect(reselect);
+    if (
+      typeof saved === 'string' &&
+      !catalog.selected &&
+      catalog.datasets.some(dataset => dataset.name === saved)
+    ) {
+      catalog.select(saved);
+    }
+  };
+  await catalog.whenLoaded();
+  if (catalog.status === 'ready') {
+    reselect();
+  } else {
+    catalog.refreshed.connect(reselect);
+  }
+  catalog.selectionChanged.connect((_, name) => {
+    void state.save(SELECTION_STATE_KEY, name);
+  });
+}
 
 /** "Warden: alice (analysts)" in the status bar; a click opens the catalog. */
 const identityStatusPlugin: JupyterFrontEndPlugin<void> = {
@@ -162,11 +243,16 @@ const identityStatusPlugin: JupyterFrontEndPlugin<void> = {
       align: 'left',
       rank: 5
     });
+    client.connection.changed.connect((_, status) => {
+      if (status === 'up' && model.error) {
+        void model.refresh();
+      }
+    });
     void model.refresh();
   }
 };
 
-const plugins: JupyterFrontEndPlugin<any>[] = [
+const plugins: JupyterFrontEndPlugin<unknown>[] = [
   catalogPlugin,
   identityStatusPlugin
 ];

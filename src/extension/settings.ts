@@ -1,4 +1,8 @@
-import { SNIPPET_FLAVOURS, type SnippetFlavour } from '../common/api';
+import {
+  PREVIEW_ROWS,
+  SNIPPET_FLAVOURS,
+  type SnippetFlavour
+} from '../common/api';
 import { DEFAULT_SETTINGS, type IWardenSettings } from './tokens';
 
 /** Settings as the extension uses them; out-of-range values fall back to defaults. */
@@ -11,7 +15,7 @@ export function readSettings(
     previewRowLimit:
       Number.isInteger(limit) &&
       (limit as number) >= 1 &&
-      (limit as number) <= 10000
+      (limit as number) <= PREVIEW_ROWS.max
         ? (limit as number)
         : DEFAULT_SETTINGS.previewRowLimit,
     snippetFlavour: SNIPPET_FLAVOURS.includes(flavour as SnippetFlavour)

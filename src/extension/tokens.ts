@@ -1,12 +1,18 @@
 import { Token } from '@lumino/coreutils';
 import type { Table } from 'apache-arrow';
 
+import { PREVIEW_ROWS } from '../common/api';
+import type { IServiceConnection } from './connection';
+
 import type {
   CatalogPage,
   DatasetDetail,
+  Health,
   Principal,
+  RowCount,
   Snippet,
-  SnippetFlavour
+  SnippetFlavour,
+  ViewVersions
 } from '../common/api';
 
 /** The id of the main plugin, which also owns the settings schema. */
@@ -17,9 +23,6 @@ export const TRANSLATION_DOMAIN = 'jupyterlab_warden';
 
 /** Widget id of the catalog sidebar. */
 export const CATALOG_WIDGET_ID = 'warden-catalog';
-
-/** Namespace of the Jupyter server extension routes. */
-export const SERVER_NAMESPACE = 'warden';
 
 export namespace CommandIDs {
   export const insertSnippet = 'warden:insert-snippet';
@@ -35,7 +38,7 @@ export interface IWardenSettings {
 }
 
 export const DEFAULT_SETTINGS: IWardenSettings = {
-  previewRowLimit: 100,
+  previewRowLimit: PREVIEW_ROWS.default,
   snippetFlavour: 'pandas'
 };
 
@@ -46,19 +49,34 @@ export const DEFAULT_SETTINGS: IWardenSettings = {
  * reported to the audit log.
  */
 export interface IWardenClient {
+  /** Whether the service answers, from the outcome of every call below. */
+  readonly connection: IServiceConnection;
+  health(): Promise<Health>;
   whoami(): Promise<Principal>;
   listDatasets(): Promise<CatalogPage>;
   getDataset(name: string): Promise<DatasetDetail>;
-  preview(
-    name: string,
-    limit: number,
-    notebookPath?: string | null
-  ): Promise<Table>;
+  /** The first enforced rows, with mask indicators, as Arrow. */
+  preview(name: string, request: IPreviewRequest): Promise<Table>;
+  /** How many rows the user may see in all (counted by the service, up to a limit). */
+  count(name: string): Promise<RowCount>;
+  /**
+   * The versions of the user's views, now and whenever they change, while the service's
+   * stream lasts (it ends when its credential expires); rejects when it cannot be opened.
+   */
+  views(signal: AbortSignal): AsyncIterable<ViewVersions>;
   snippet(
     name: string,
     flavour: SnippetFlavour,
     notebookPath?: string | null
   ): Promise<Snippet>;
+}
+
+export interface IPreviewRequest {
+  limit: number;
+  /** `orderBy` entries, applied to the masked view; none: the dataset's default order. */
+  orderBy?: readonly string[];
+  /** Overrides the current notebook as the one the audit log records. */
+  notebookPath?: string | null;
 }
 
 export const IWardenClient = new Token<IWardenClient>(

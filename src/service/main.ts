@@ -40,9 +40,10 @@ async function main(): Promise<void> {
     console.error(`warden-service: ${values.config ? `invalid port "${values.port}"` : '--config is required'}\n${USAGE}`);
     process.exit(2);
   }
+  // The service log: JSON lines (access/log.ts), on stdout, errors on stderr.
   const logger = {
-    info: (message: string) => console.log(`warden: ${message}`),
-    error: (message: string) => console.error(`warden: ${message}`)
+    info: (line: string) => console.log(line),
+    error: (line: string) => console.error(line)
   };
   let service: WardenService;
   try {
@@ -62,19 +63,24 @@ async function main(): Promise<void> {
     const address = server.address() as AddressInfo;
     // Parents (the Jupyter server extension) read this line to learn the port.
     console.log(`warden: listening on http://${address.address}:${address.port}`);
-    logger.info(`${service.catalog.size} datasets, ${service.config.policies.length} policies`);
+    service.events.info('service_started', { address: `${address.address}:${address.port}`, datasets: service.catalog.size, policies: service.config.policies.length });
   });
   let stopping = false;
   const stop = () => {
     if (stopping) return;
     stopping = true;
-    server.close();
-    server.closeAllConnections();
-    void service.close().then(() => process.exit(0));
+    void service
+      .close(() => {
+        server.close();
+        server.closeAllConnections();
+      })
+      .then(() => process.exit(0));
   };
   if (values['exit-with-stdin']) {
     process.stdin.on('end', stop).on('close', stop).resume();
   }
+  // An explicit reload, for changes made in place (docs/configuration.md, "Deploying changes").
+  process.on('SIGHUP', () => void service.reload());
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }

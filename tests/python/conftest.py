@@ -21,14 +21,28 @@ import pytest
 import requests
 
 REPO = Path(__file__).resolve().parents[2]
-SERVICE_COMMAND = [str(REPO / "node_modules" / ".bin" / "tsx"), str(REPO / "src" / "service" / "main.ts")]
-VITALS_ROWS = 300_000
+SERVICE_COMMAND = [
+    str(REPO / "node_modules" / ".bin" / "tsx"),
+    str(REPO / "src" / "service" / "main.ts"),
+]
+# A region's third (about 5 MB of Arrow) spans batches on either of the service's DuckDB-to-Arrow
+# paths (the native one cuts them at 4 MB).
+VITALS_ROWS = 900_000
+# Notes: an answer (about 27 MB) larger than every buffer between the service and a browser.
+NOTES_ROWS = 200_000
 
 TRIAL = pa.table(
     {
         "patient_id": pa.array([1, 2, 3, 4, 5, 6], pa.int64()),
         "name": ["Ann Lee", "Bruno Roy", "Cara Diaz", "Didier Blanc", "Eve Stone", "Fritz Bauer"],
-        "ssn": ["123-45-6789", "234-56-7890", "345-67-8901", "456-78-9012", "567-89-0123", "678-90-1234"],
+        "ssn": [
+            "123-45-6789",
+            "234-56-7890",
+            "345-67-8901",
+            "456-78-9012",
+            "567-89-0123",
+            "678-90-1234",
+        ],
         "country": ["US", "FR", "US", "FR", "US", "DE"],
         "arm": ["placebo", "treatment", "treatment", "placebo", "placebo", "treatment"],
         "age": pa.array([34, 51, 47, 29, 62, 45], pa.int64()),
@@ -70,6 +84,11 @@ datasets:
     owner: clinical-data@example.com
     tags: [clinical]
     source: { format: parquet, path: clinical/vitals.parquet }
+  - name: clinical.notes
+    description: Free-text notes, one per visit
+    owner: clinical-data@example.com
+    tags: [notes]
+    source: { format: parquet, path: clinical/notes.parquet }
   - name: finance.salaries
     description: Salaries
     owner: hr@example.com
@@ -79,6 +98,10 @@ datasets:
 
 POLICIES_YAML = """\
 policies:
+  - name: analysts-read-notes
+    effect: grant
+    datasets: { tags: [notes] }
+    principals: { groups: [analysts] }
   - name: analysts-read-clinical
     effect: grant
     datasets: { tags: [clinical] }
@@ -126,6 +149,13 @@ def write_service_config(root: Path) -> Path:
         }
     )
     pyarrow.parquet.write_table(vitals, root / "lake" / "clinical" / "vitals.parquet")
+    notes = pa.table(
+        {
+            "visit_id": pa.array(range(NOTES_ROWS), pa.int64()),
+            "note": pa.array([f"visit {i}: " + "observations " * 9 for i in range(NOTES_ROWS)]),
+        }
+    )
+    pyarrow.parquet.write_table(notes, root / "lake" / "clinical" / "notes.parquet")
     (root / "lake" / "finance" / "salaries.csv").write_text("employee,salary\nann,100\n")
     (root / "warden.yaml").write_text(WARDEN_YAML)
     (root / "directory.yaml").write_text(DIRECTORY_YAML)
@@ -176,7 +206,7 @@ class StandaloneService:
         self.secret = secrets.token_hex(32)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._log = open(log_path, "wb")
+        self._log = open(log_path, "wb")  # noqa: SIM115 (the process's output; closed in stop())
         self.process = subprocess.Popen(
             [*SERVICE_COMMAND, "--config", str(config_dir), "--port", str(self.port)],
             env={**os.environ, "WARDEN_JWT_SECRET": self.secret},
@@ -224,10 +254,12 @@ class JupyterServer:
         }
         for name in ("WARDEN_URL", "WARDEN_TOKEN", "WARDEN_TOKEN_FILE"):
             process_env.pop(name, None)
-        self._log = open(self.log_path, "wb")
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 (the process's output; closed in stop())
         self.process = subprocess.Popen(
             [
-                sys.executable, "-m", "jupyter_server",
+                sys.executable,
+                "-m",
+                "jupyter_server",
                 f"--ServerApp.token={self.token}",
                 "--allow-root",
                 "--ServerApp.open_browser=False",
@@ -355,7 +387,12 @@ class NotebookKernel:
         (lab.root_dir / notebook_path).parent.mkdir(parents=True, exist_ok=True)
         response = lab.post(
             "/api/sessions",
-            json={"path": notebook_path, "name": Path(notebook_path).name, "type": "notebook", "kernel": {"name": "python3"}},
+            json={
+                "path": notebook_path,
+                "name": Path(notebook_path).name,
+                "type": "notebook",
+                "kernel": {"name": "python3"},
+            },
         )
         assert response.status_code == 201, response.text
         self._lab = lab

@@ -12,15 +12,16 @@ from typing import Callable
 
 import pyarrow as pa
 import pyarrow.ipc
+from requests.structures import CaseInsensitiveDict
 
-ARROW_STREAM_MIME = "application/vnd.apache.arrow.stream"
+from warden._contract import ARROW_STREAM_MIME
 
 
 @dataclass
 class RecordedRequest:
     method: str
     path: str
-    headers: dict[str, str]
+    headers: CaseInsensitiveDict[str]
     body: bytes
 
 
@@ -45,7 +46,9 @@ def error_reply(status: int, code: str, message: str) -> Reply:
     return json_reply({"error": {"code": code, "message": message}}, status)
 
 
-def arrow_chunks(batches: list[pa.RecordBatch], metadata: dict[str, str] | None = None) -> list[bytes]:
+def arrow_chunks(
+    batches: list[pa.RecordBatch], metadata: dict[str, str] | None = None
+) -> list[bytes]:
     """The IPC stream of these batches, split so each batch is its own chunk."""
     schema = batches[0].schema.with_metadata(metadata or {})
     sink = io.BytesIO()
@@ -62,7 +65,9 @@ def arrow_chunks(batches: list[pa.RecordBatch], metadata: dict[str, str] | None 
     return chunks
 
 
-def arrow_reply(batches: list[pa.RecordBatch], metadata: dict[str, str] | None = None, **kwargs) -> Reply:
+def arrow_reply(
+    batches: list[pa.RecordBatch], metadata: dict[str, str] | None = None, **kwargs
+) -> Reply:
     return Reply(content_type=ARROW_STREAM_MIME, chunks=arrow_chunks(batches, metadata), **kwargs)
 
 
@@ -88,7 +93,9 @@ class FakeService:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 service.requests.append(
-                    RecordedRequest(self.command, self.path, dict(self.headers.items()), body)
+                    RecordedRequest(
+                        self.command, self.path, CaseInsensitiveDict(self.headers.items()), body
+                    )
                 )
                 reply = service.routes.get((self.command, self.path.split("?")[0]))
                 if reply is None:

@@ -18,7 +18,9 @@ SECRET = "s" * 64
 def test_minted_token_claims():
     before = int(time.time())
     token = TokenMinter(SECRET).mint("alice", 300)
-    claims = jwt.decode(token, SECRET, algorithms=["HS256"], audience="warden", issuer="jupyter-server")
+    claims = jwt.decode(
+        token, SECRET, algorithms=["HS256"], audience="warden", issuer="jupyter-server"
+    )
     assert jwt.get_unverified_header(token)["alg"] == "HS256"
     assert set(claims) == {"sub", "aud", "iss", "iat", "nbf", "exp", "jti"}
     assert claims["sub"] == "alice"
@@ -28,7 +30,10 @@ def test_minted_token_claims():
 
 def test_every_token_has_its_own_id():
     minter = TokenMinter(SECRET)
-    ids = {jwt.decode(minter.mint("alice", 60), options={"verify_signature": False})["jti"] for _ in range(50)}
+    ids = {
+        jwt.decode(minter.mint("alice", 60), options={"verify_signature": False})["jti"]
+        for _ in range(50)
+    }
     assert len(ids) == 50
 
 
@@ -74,6 +79,8 @@ def test_private_file_is_owner_only_and_replaced_whole(tmp_path):
     stop.set()
     reader.join()
     # A reader only ever sees complete tokens, never a partly written file.
-    assert all(text == "first" or (text.startswith("token-") and len(text) == 2010) for text in seen)
+    assert all(
+        text == "first" or (text.startswith("token-") and len(text) == 2010) for text in seen
+    )
     assert path.read_text().startswith("token-299-")
     assert [name for name in os.listdir(path.parent)] == ["warden-kernel-token.jwt"]

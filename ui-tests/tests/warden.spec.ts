@@ -1,13 +1,16 @@
 /**
  * End to end, for two personas, in a real JupyterLab in Chromium with the real server
  * extension and service: browse, search, details, preview (masked values shown masked),
- * insert the snippet into a notebook, run it in a real ipykernel and check the DataFrame
- * holds exactly the governed rows and values.
+ * insert snippets into a new notebook (variables named after the datasets, `import warden`
+ * once, the flavour picked at insert time), run them in a real ipykernel and check the
+ * DataFrame holds exactly the governed rows and values.
  */
-import { expect, galata, test } from '@jupyterlab/galata';
+import { expect, test, type IJupyterLabPageFixture } from '@jupyterlab/galata';
 import * as path from 'path';
 
-const TRIAL = 'drug_xyz.trial_july2020';
+import { datasetItem, detailsOf, openCatalog, TRIAL } from './helpers';
+
+const MARCH = 'drug_xyz.trial_march2021';
 const RAW_TRIAL = path.resolve(__dirname, '../.lake/lake/drug_xyz/trial_july2020.parquet');
 
 /** What each persona must see: the same policies the service tests check, seen from the UI. */
@@ -26,8 +29,12 @@ assert (df.name == "[redacted]").all()
 assert df.ssn.tolist() == ["*******" + s[-4:] for s in expected.ssn]
 assert df.date_of_birth.tolist() == [d.year for d in expected.date_of_birth]
 assert df.email.tolist() == ["***@" + e.split("@")[1] for e in expected.email]
-blinded = expected.adverse_events.where(expected.arm != "placebo", "[blinded]")
-assert df.adverse_events.fillna("<NA>").tolist() == blinded.fillna("<NA>").tolist()
+# Blinded placebo events are withheld as missing values, counted in df.attrs; the rest as they are.
+placebo = expected.arm == "placebo"
+assert df.adverse_events[placebo].isna().all()
+assert df.adverse_events[~placebo].fillna("<NA>").tolist() == expected.adverse_events[~placebo].fillna("<NA>").tolist()
+assert df.attrs["warden"]["masked_cells"] == {"adverse_events": int(placebo.sum())}
+assert str(df.enrolled_on.dtype).startswith("datetime64")
 print("GOVERNED-OK", len(df))`
   },
   carlos: {
@@ -47,7 +54,7 @@ print("GOVERNED-OK", len(df))`
 
 type Persona = keyof typeof EXPECTED;
 
-test.use({ autoGoto: true, viewport: { width: 1440, height: 900 } });
+test.use({ autoGoto: true });
 
 test('browse, preview and load the governed view', async ({ page }, testInfo) => {
   const persona = testInfo.project.name as Persona;
@@ -57,7 +64,7 @@ test('browse, preview and load the governed view', async ({ page }, testInfo) =>
   await expect(page.locator('.jp-warden-identity')).toContainText(persona);
 
   // Catalog: exactly the datasets this persona may access.
-  await page.sidebar.openTab('warden-catalog');
+  await openCatalog(page, testInfo);
   const items = page.locator('.jp-warden-dataset-item');
   await expect(items).toHaveCount(expected.datasets.length);
   expect((await items.evaluateAll(nodes => nodes.map(node => (node as HTMLElement).dataset.wardenDataset))).sort()).toEqual(expected.datasets);
@@ -104,26 +111,68 @@ test('browse, preview and load the governed view', async ({ page }, testInfo) =>
     expect(new Set(column('country'))).toEqual(new Set(['US']));
     await expect(preview.locator('.jp-warden-preview-summary')).toHaveAttribute('data-warden-masked-columns', 'name,ssn,date_of_birth,email');
     await expect(preview.locator('.jp-warden-preview-summary')).toHaveAttribute('data-warden-cell-masked-columns', 'adverse_events');
-    await page.screenshot({ path: path.resolve(__dirname, '../../docs/screenshot.png') });
+    // The README's picture, only when asked for: `bash ui-tests/run.sh --screenshot`.
+    if (process.env.WARDEN_SCREENSHOT) {
+      await page.screenshot({ path: process.env.WARDEN_SCREENSHOT });
+    }
   } else {
     expect(column('participant_id').every(value => /^tok_[0-9a-f]{16}$/.test(String(value)))).toBe(true);
   }
 
-  // Insert the access snippet into a notebook and run it in a real kernel.
+  // Snippets into a new notebook: the first fills its empty cell and imports warden, the next
+  // ones do not import it again; each variable is named after its dataset, uniquely.
   await page.notebook.createNew('governed.ipynb');
   await page.sidebar.openTab('warden-catalog');
-  await page.locator(`.jp-warden-details[data-warden-dataset="${TRIAL}"] .jp-warden-insert-button`).click();
-  const notebookText = async () => {
-    const cells: string[] = [];
-    for (let i = 0; i < (await page.notebook.getCellCount()); i++) cells.push((await page.notebook.getCellTextInput(i)) ?? '');
-    return cells.join('\n');
-  };
-  await expect.poll(notebookText).toContain(`df = warden.connect().scan_as_pandas("${TRIAL}")`);
-  const snippet = await notebookText();
-  expect(snippet).not.toMatch(/token|secret|bearer/i);
-  await page.notebook.addCell('code', `import pyarrow.parquet as pq\nraw = pq.read_table(${JSON.stringify(RAW_TRIAL)}).to_pandas()\n${expected.check.trim()}`);
+  await page.locator('input.jp-warden-search').fill('');
+  await insertSnippet(page, TRIAL, null, 0);
+  await expect.poll(() => notebookCells(page)).toEqual([
+    `import warden\n\ntrial_july2020 = warden.connect().scan_as_pandas("${TRIAL}")\ntrial_july2020.head()`
+  ]);
+  await insertSnippet(page, MARCH, 'polars DataFrame', 1);
+  await insertSnippet(page, TRIAL, 'pyarrow Table', 2);
+  await expect.poll(() => notebookCells(page)).toEqual([
+    `import warden\n\ntrial_july2020 = warden.connect().scan_as_pandas("${TRIAL}")\ntrial_july2020.head()`,
+    `trial_march2021 = warden.connect().scan_as_polars("${MARCH}")\ntrial_march2021.head()`,
+    `trial_july2020_2 = warden.connect().scan_as_arrow("${TRIAL}")\ntrial_july2020_2.schema`
+  ]);
+  expect((await notebookCells(page)).join('\n')).not.toMatch(/token|secret|bearer/i);
+
+  // Run them in the kernel; check the values against the raw file.
+  const check = `import polars, pyarrow, pyarrow.parquet as pq
+raw = pq.read_table(${JSON.stringify(RAW_TRIAL)}).to_pandas()
+df = trial_july2020
+assert isinstance(trial_july2020_2, pyarrow.Table) and trial_july2020_2.column_names == list(df.columns)
+assert trial_july2020_2.num_rows == len(df)
+assert isinstance(trial_march2021, polars.DataFrame) and trial_march2021.height > 0
+${expected.check.trim()}`;
+  await page.notebook.addCell('code', check);
   await page.notebook.run();
   const outputs = await page.locator('.jp-OutputArea-output').allInnerTexts();
   expect(outputs.join('\n')).toMatch(/GOVERNED-OK \d+/);
   expect(outputs.join('\n')).not.toMatch(/Error|Traceback/);
 });
+
+/** The sources of the notebook's cells. */
+async function notebookCells(page: IJupyterLabPageFixture): Promise<string[]> {
+  const cells: string[] = [];
+  for (let i = 0; i < (await page.notebook.getCellCount()); i++) {
+    cells.push((await page.notebook.getCellTextInput(i)) ?? '');
+  }
+  return cells;
+}
+
+/**
+ * Select a dataset and insert its snippet (the default flavour, or one from the split
+ * button); wait until it is in cell `cell`.
+ */
+async function insertSnippet(page: IJupyterLabPageFixture, dataset: string, flavour: string | null, cell: number): Promise<void> {
+  await datasetItem(page, dataset).click();
+  const details = detailsOf(page, dataset);
+  if (flavour) {
+    await details.locator('.jp-warden-flavour-button').click();
+    await page.locator('.jp-warden-flavour-menu .lm-Menu-item', { hasText: `Insert as ${flavour}` }).click();
+  } else {
+    await details.locator('.jp-warden-insert-button').click();
+  }
+  await expect.poll(async () => (await page.notebook.getCellCount()) > cell && (await page.notebook.getCellTextInput(cell))).toContain(`("${dataset}")`);
+}

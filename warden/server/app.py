@@ -1,51 +1,43 @@
-"""The Warden server extension: configuration, identity, tokens and the service's life.
+"""The Warden server extension: its configuration, the service's life, and kernels'
+access. Who the service sees is decided in identity.py; the browser's requests are
+proxied by handlers.py, which gets only the service endpoint and the token source.
 
-Two modes:
+Three modes:
 
 * **embedded** (default): the Jupyter server starts the bundled service on a free
-  loopback port with a fresh per-launch HS256 secret, and supervises it.
-* **external** (``Warden.service_url`` set): a central service runs elsewhere and
-  trusts HS256 tokens signed with the secret found in the environment variable named by
-  ``Warden.jwt_secret_env``. The variable is removed from this process's environment so
-  kernels cannot mint tokens for other users.
-
-Identity (who the service sees):
-
-* browser requests: ``Warden.principal`` if set; otherwise, with Jupyter's own local
-  identity providers (token or password login, which give users random names), the OS
-  user; otherwise (JupyterHub, or any other identity provider) the authenticated
-  Jupyter user's name.
-* kernels act as the workspace owner: ``Warden.principal`` if set, else
-  ``JUPYTERHUB_USER`` when running under JupyterHub, else the OS user.
+  loopback port with a fresh per-launch HS256 secret, and supervises it. Everything runs
+  as the one OS user: a single-user mode (demo, laptop), see the README.
+* **hub** (``Warden.service_url`` set, under JupyterHub): a central service, run as a hub
+  service under its own OS user, identifies callers by their own hub token; nothing is
+  signed here (identity.HubIdentity).
+* **external** (``Warden.service_url`` set, no JupyterHub): a central service trusts
+  HS256 tokens signed with the secret in the environment variable named by
+  ``Warden.jwt_secret_env``. The variable is removed from this process's environment, but
+  whoever can read this process's memory (its kernels, as the same OS user) can sign for
+  anyone: for one user only.
 """
 
 from __future__ import annotations
 
 import ast
-import getpass
+import contextlib
 import os
 import secrets
 from pathlib import Path
 
 from jupyter_core.paths import jupyter_config_dir
-from jupyter_server.auth.identity import (
-    IdentityProvider,
-    LegacyIdentityProvider,
-    PasswordIdentityProvider,
-    User,
-)
 from jupyter_server.extension.application import ExtensionApp
 from tornado.ioloop import PeriodicCallback
 from traitlets import Float, Int, List, TraitError, Unicode, default, validate
 
+from .. import _kernel_env
+from .._contract import API_PREFIX
 from .handlers import PROXY_PREFIX, ServiceProxyHandler
-from .service import ServiceProcess, ServiceStartError, free_loopback_port
+from .identity import HubIdentity, ServiceIdentity, running_under_hub
+from .service import ServiceEndpoint, ServiceProcess, ServiceStartError, free_loopback_port
 from .tokens import AUDIENCE, ISSUER, TokenMinter, write_private_file
 
 BUNDLED_SERVICE = Path(__file__).resolve().parent.parent / "service" / "warden-service.cjs"
-# What kernels inherit; the service itself needs none of it.
-KERNEL_ENV_NAMES = ("WARDEN_URL", "WARDEN_TOKEN", "WARDEN_TOKEN_FILE")
-LOCAL_IDENTITY_PROVIDERS = (IdentityProvider, PasswordIdentityProvider, LegacyIdentityProvider)
 
 
 class Warden(ExtensionApp):
@@ -133,32 +125,51 @@ class Warden(ExtensionApp):
     ).tag(config=True)
 
     def initialize_settings(self) -> None:
-        self._service: ServiceProcess | None = None
-        self._service_base_url = ""
-        self._setup_error: str | None = None
         self._token_refresher: PeriodicCallback | None = None
         self.kernel_token_file = os.path.join(
             self.serverapp.runtime_dir, f"warden-kernel-token-{os.getpid()}.jwt"
         )
+        self._identity: ServiceIdentity | HubIdentity | None = None
         try:
-            if self.service_url:
-                self._configure_external_service()
+            if self.service_url and running_under_hub():
+                self._endpoint = self._configure_hub_service()
+                self._identity = HubIdentity()
             else:
-                self._configure_embedded_service()
+                if self.service_url:
+                    secret, self._endpoint = self._configure_external_service()
+                else:
+                    secret, self._endpoint = self._configure_embedded_service()
+                self._identity = ServiceIdentity(
+                    TokenMinter(secret, self.token_audience, self.token_issuer),
+                    self.serverapp.identity_provider,
+                    self.principal,
+                    browser_token_lifetime=self.token_lifetime_seconds,
+                    kernel_token_lifetime=self.kernel_token_lifetime_seconds,
+                )
         except ServiceStartError as exc:
-            self._setup_error = str(exc)
             self.log.error("Warden is not available: %s", exc)
+            self._endpoint = ServiceEndpoint(setup_error=str(exc))
             return
         self._give_kernels_access()
 
     def initialize_handlers(self) -> None:
-        self.handlers.append((rf"/{PROXY_PREFIX}.*", ServiceProxyHandler, {"warden": self}))
+        # Without an identity the endpoint has a set-up error, which the handler answers
+        # before it would need a token.
+        self.handlers.append(
+            (
+                rf"/{PROXY_PREFIX}.*",
+                ServiceProxyHandler,
+                {"upstream": self._endpoint, "credentials": self._identity},
+            )
+        )
 
     async def _start_jupyter_server_extension(self, serverapp) -> None:
-        if self._setup_error:
+        if self._endpoint.setup_error:
             return
-        if self._service is not None:
-            self._service.start()
+        if self._endpoint.process is not None:
+            self._endpoint.process.start()
+        if isinstance(self._identity, HubIdentity):
+            return  # kernels use their own hub token: nothing to refresh
         self._token_refresher = PeriodicCallback(
             self._refresh_kernel_token, self.kernel_token_lifetime_seconds * 1000 / 3
         )
@@ -167,42 +178,31 @@ class Warden(ExtensionApp):
     async def stop_extension(self) -> None:
         if self._token_refresher is not None:
             self._token_refresher.stop()
-        if self._service is not None:
-            await self._service.stop()
-        try:
+        if self._endpoint.process is not None:
+            await self._endpoint.process.stop()
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(self.kernel_token_file)
-        except FileNotFoundError:
-            pass
-
-    # -- what the handlers use -------------------------------------------------------------
-
-    async def service_url_when_ready(self) -> str:
-        if self._setup_error:
-            raise ServiceStartError(self._setup_error)
-        if self._service is not None:
-            await self._service.wait_ready()
-        return self._service_base_url
-
-    def principal_for(self, user: User) -> str:
-        """Who the service sees for a browser request by this Jupyter user."""
-        if self.principal or not knows_real_user_names(self.serverapp.identity_provider):
-            return self.effective_principal
-        return user.username
-
-    def mint_browser_token(self, user: str) -> str:
-        return self._minter.mint(user, self.token_lifetime_seconds)
-
-    @property
-    def effective_principal(self) -> str:
-        return self.principal or getpass.getuser()
-
-    @property
-    def kernel_principal(self) -> str:
-        return self.principal or os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
 
     # -- set-up --------------------------------------------------------------------------
 
-    def _configure_external_service(self) -> None:
+    def _configure_hub_service(self) -> ServiceEndpoint:
+        """The central service's endpoint; callers are identified by their hub tokens."""
+        if os.environ.pop(self.jwt_secret_env, None):
+            self.log.warning(
+                "Warden: ignoring %s under JupyterHub (kernels could read it and sign for "
+                "anyone); remove it from the spawner's environment",
+                self.jwt_secret_env,
+            )
+        if self.principal:
+            self.log.warning("Warden: Warden.principal is ignored under JupyterHub")
+        endpoint = ServiceEndpoint(self.service_url.rstrip("/"))
+        self.log.info(
+            "Warden: using the service at %s with the owner's hub token", endpoint.base_url
+        )
+        return endpoint
+
+    def _configure_external_service(self) -> tuple[str, ServiceEndpoint]:
+        """The token secret, and the external service's endpoint."""
         # Removed from the environment so kernels cannot sign tokens for anybody.
         secret = os.environ.pop(self.jwt_secret_env, "")
         if not secret:
@@ -211,11 +211,12 @@ class Warden(ExtensionApp):
                 f"{self.jwt_secret_env} (Warden.jwt_secret_env) holding the token secret is "
                 "not set"
             )
-        self._minter = TokenMinter(secret, self.token_audience, self.token_issuer)
-        self._service_base_url = self.service_url.rstrip("/")
-        self.log.info("Warden: using the external service at %s", self._service_base_url)
+        endpoint = ServiceEndpoint(self.service_url.rstrip("/"))
+        self.log.info("Warden: using the external service at %s", endpoint.base_url)
+        return secret, endpoint
 
-    def _configure_embedded_service(self) -> None:
+    def _configure_embedded_service(self) -> tuple[str, ServiceEndpoint]:
+        """A fresh token secret, and the endpoint of the service started with it."""
         config_dir = os.path.abspath(self.config_dir)
         if not os.path.isfile(os.path.join(config_dir, "warden.yaml")):
             raise ServiceStartError(
@@ -231,41 +232,43 @@ class Warden(ExtensionApp):
                 '["npx", "tsx", "src/service/main.ts"]) in a development checkout'
             )
         secret = secrets.token_hex(32)
-        self._minter = TokenMinter(secret, self.token_audience, self.token_issuer)
         port = self.service_port or free_loopback_port()
-        self._service_base_url = f"http://127.0.0.1:{port}"
-        command += ["--config", config_dir, "--host", "127.0.0.1", "--port", str(port), "--exit-with-stdin"]
+        base_url = f"http://127.0.0.1:{port}"
+        command += ["--config", config_dir, "--host", "127.0.0.1", "--port", str(port)]
+        command += ["--exit-with-stdin"]
         service_env = {
-            name: value for name, value in os.environ.items() if name not in KERNEL_ENV_NAMES
+            name: value for name, value in os.environ.items() if name not in _kernel_env.INHERITED
         }
         service_env[self.jwt_secret_env] = secret
-        self._service = ServiceProcess(
+        process = ServiceProcess(
             command,
             env=service_env,
-            health_url=f"{self._service_base_url}/api/v1/health",
+            health_url=f"{base_url}{API_PREFIX}/health",
             log=self.log,
             startup_timeout=self.service_startup_timeout,
         )
+        return secret, ServiceEndpoint(base_url, process)
 
     def _give_kernels_access(self) -> None:
         """Kernels inherit this process's environment: put the service URL and a token
         there, and keep a fresh token in a private file for long-running kernels."""
-        os.environ["WARDEN_URL"] = self._service_base_url
-        # Lets the client report notebooks by root-relative path, as the browser does.
-        os.environ["JUPYTER_SERVER_ROOT"] = self.serverapp.root_dir
-        os.environ["WARDEN_TOKEN_FILE"] = self.kernel_token_file
+        os.environ[_kernel_env.URL] = self._endpoint.base_url
+        os.environ[_kernel_env.SERVER_ROOT] = self.serverapp.root_dir
+        if isinstance(self._identity, HubIdentity):
+            # Kernels inherit the owner's hub token, which warden.connect() uses.
+            for name in (_kernel_env.TOKEN, _kernel_env.TOKEN_FILE):
+                os.environ.pop(name, None)
+            self.log.info("Warden: kernels use their hub token against %s", self._endpoint.base_url)
+            return
+        os.environ[_kernel_env.TOKEN_FILE] = self.kernel_token_file
         self._refresh_kernel_token()
         self.log.info(
-            "Warden: kernels act as %r against %s", self.kernel_principal, self._service_base_url
+            "Warden: kernels act as %r against %s",
+            self._identity.kernel_principal,
+            self._endpoint.base_url,
         )
 
     def _refresh_kernel_token(self) -> None:
-        token = self._minter.mint(self.kernel_principal, self.kernel_token_lifetime_seconds)
+        token = self._identity.kernel_token()
         write_private_file(self.kernel_token_file, token)
-        os.environ["WARDEN_TOKEN"] = token
-
-
-def knows_real_user_names(identity_provider: IdentityProvider) -> bool:
-    """Jupyter's own token and password providers name users randomly; any other
-    provider (JupyterHub's is a subclass) identifies real users."""
-    return type(identity_provider) not in LOCAL_IDENTITY_PROVIDERS
+        os.environ[_kernel_env.TOKEN] = token

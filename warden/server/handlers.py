@@ -1,56 +1,85 @@
 """The browser's door to the service: ``<base_url>/warden/api/v1/<route>``.
 
-Requests are authenticated by Jupyter; the handler mints a short-lived token for the
-Jupyter user and forwards the request to the service, streaming the answer back chunk by
-chunk (Arrow bodies are never buffered whole). The browser never holds a service token,
-and any Authorization header it sends is dropped.
+Requests are authenticated by Jupyter; the handler gets the Jupyter user's service
+credential from its credentials (identity.py: a short-lived token, or under JupyterHub the
+owner's own hub token) and forwards the request to the service, streaming the answer
+back chunk by chunk (Arrow bodies are never buffered whole). The browser never holds a
+service token, and any Authorization header it sends is dropped.
+
+The proxy reads from the service only as fast as the browser takes the answer (each chunk
+is flushed to the browser before the next is read), and cuts the upstream connection when
+the browser goes away, so that the service records the stream as aborted with what left it,
+not as completed (docs/configuration.md, "What a record says").
 """
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from jupyter_server.auth.decorator import authorized
+from jupyter_server.auth.identity import User
 from jupyter_server.base.handlers import APIHandler
+from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.utils import url_path_join
 from tornado import httputil, web
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+from tornado.iostream import StreamClosedError
 
+from .._contract import (
+    API_PREFIX,
+    CLIENT_HEADER,
+    ERROR_STATUS,
+    JUPYTER_SERVER_NAMESPACE,
+    NOTEBOOK_HEADER,
+    RESPONSE_HEADER_PREFIX,
+)
+from ..errors import Forbidden, error_code_of_status
 from .service import ServiceStartError
 
-if TYPE_CHECKING:
-    from .app import Warden
-
-PROXY_PREFIX = "warden/api/v1/"
+PROXY_PREFIX = f"{JUPYTER_SERVER_NAMESPACE}{API_PREFIX}/"
 # Headers the browser may pass on to the service (audit context).
-FORWARDED_REQUEST_HEADERS = ("X-Warden-Client", "X-Warden-Notebook", "Accept")
-FORWARDED_RESPONSE_HEADERS = ("Content-Type", "Content-Disposition", "Cache-Control")
+FORWARDED_REQUEST_HEADERS = (CLIENT_HEADER, NOTEBOOK_HEADER, "Accept")
+# X-Accel-Buffering: event streams tell nginx-like proxies in front of Jupyter not to buffer.
+FORWARDED_RESPONSE_HEADERS = (
+    "Content-Type",
+    "Content-Disposition",
+    "Cache-Control",
+    "X-Accel-Buffering",
+    # A 503 overloaded says when to try again.
+    "Retry-After",
+)
 # Jupyter's own credentials, never forwarded.
 JUPYTER_QUERY_ARGUMENTS = ("token", "_xsrf")
 CONNECT_TIMEOUT_SECONDS = 10
 REQUEST_TIMEOUT_SECONDS = 3600
 
-_CODE_BY_STATUS = {
-    400: "bad_request",
-    401: "unauthenticated",
-    403: "forbidden",
-    404: "not_found",
-    502: "service_unavailable",
-    503: "service_unavailable",
-}
+
+class Upstream(Protocol):
+    """The service the requests go to."""
+
+    async def url_when_ready(self) -> str: ...
+
+
+class Credentials(Protocol):
+    """The service token that a Jupyter user's requests carry; raises Forbidden for a user
+    who may not act through this server."""
+
+    def browser_token(self, user: User) -> str: ...
 
 
 class _BrowserGone(Exception):
     """Raised in the streaming callback to abort the upstream request."""
 
 
-class ServiceProxyHandler(APIHandler):
+class ServiceProxyHandler(ExtensionHandlerMixin, APIHandler):
     auth_resource = "warden"
 
-    def initialize(self, warden: Warden) -> None:
-        self.warden = warden
+    def initialize(self, name: str, upstream: Upstream, credentials: Credentials) -> None:
+        super().initialize(name)
+        self.upstream = upstream
+        self.credentials = credentials
         self._browser_gone = False
         self._response_started = False
         self._upstream_headers = httputil.HTTPHeaders()
@@ -75,23 +104,36 @@ class ServiceProxyHandler(APIHandler):
         exc_info = kwargs.get("exc_info")
         if exc_info and isinstance(exc_info[1], web.HTTPError) and exc_info[1].log_message:
             message = exc_info[1].log_message
-        self._finish_error(status_code, _CODE_BY_STATUS.get(status_code, "internal"), message)
+        self._finish_error(status_code, error_code_of_status(status_code), message)
 
     async def _forward(self) -> None:
-        warden = self.warden
         try:
-            service_url = await warden.service_url_when_ready()
+            service_url = await self.upstream.url_when_ready()
         except ServiceStartError as exc:
-            self._finish_error(503, "service_unavailable", f"{exc} (see the Jupyter server log)")
+            # 503, not the 502 of an unreachable service: it is starting, or failed to. The
+            # message is for people; exit codes and output are in the server log already.
+            self._finish_error(503, "service_unavailable", str(exc))
             return
         # The raw path keeps percent-encoding (a dataset name may contain anything).
         raw_route = self.request.path[len(url_path_join(self.base_url, PROXY_PREFIX)) :]
         if ".." in raw_route.split("/"):
-            self._finish_error(400, "bad_request", "'..' is not allowed in a Warden route")
+            self._finish_error(
+                ERROR_STATUS["bad_request"], "bad_request", "'..' is not allowed in a Warden route"
+            )
             return
 
-        user = warden.principal_for(self.current_user)
-        headers = {"Authorization": f"Bearer {warden.mint_browser_token(user)}"}
+        try:
+            token = self.credentials.browser_token(self.current_user)
+        except Forbidden as exc:
+            self._finish_error(ERROR_STATUS["forbidden"], "forbidden", exc.message)
+            return
+        headers = {
+            "Authorization": f"Bearer {token}",
+            # Not "close" (tornado's default): the service then keeps its end of the connection
+            # after the answer and sees how the proxy closes it, cleanly once the browser took
+            # the answer, or with unread data (a reset) when the browser went away.
+            "Connection": "keep-alive",
+        }
         for name in FORWARDED_REQUEST_HEADERS:
             if name in self.request.headers:
                 headers[name] = self.request.headers[name]
@@ -101,7 +143,7 @@ class ServiceProxyHandler(APIHandler):
             headers["Content-Type"] = self.request.headers.get("Content-Type", "application/json")
 
         upstream = HTTPRequest(
-            f"{service_url}/api/v1/{raw_route}{self._forwarded_query()}",
+            f"{service_url}{API_PREFIX}/{raw_route}{self._forwarded_query()}",
             method=self.request.method,
             headers=headers,
             body=body,
@@ -126,7 +168,9 @@ class ServiceProxyHandler(APIHandler):
                 return
             self.log.error("Warden proxy: service unreachable at %s: %s", service_url, exc)
             self._finish_error(
-                502, "service_unavailable", f"The Warden service is unreachable: {exc}"
+                ERROR_STATUS["service_unavailable"],
+                "service_unavailable",
+                "The Warden service is not answering; retry in a few seconds.",
             )
             return
         self.finish(set_content_type=self._upstream_headers.get("Content-Type", "application/json"))
@@ -153,15 +197,20 @@ class ServiceProxyHandler(APIHandler):
                 if name in self._upstream_headers:
                     self.set_header(name, self._upstream_headers[name])
             for name, value in self._upstream_headers.get_all():
-                if name.lower().startswith("x-warden-"):
+                if name.lower().startswith(RESPONSE_HEADER_PREFIX):
                     self.set_header(name, value)
 
-    def _on_upstream_chunk(self, chunk: bytes) -> None:
+    async def _on_upstream_chunk(self, chunk: bytes) -> None:
+        """Hands a chunk to the browser; the next is read from the service only once it is
+        flushed (tornado awaits this), so a browser that stops reading holds the service back."""
         if self._browser_gone:
             raise _BrowserGone()
         self._response_started = True
         self.write(chunk)
-        self.flush()
+        try:
+            await self.flush()
+        except StreamClosedError:
+            raise _BrowserGone() from None
 
     def _finish_error(self, status: int, code: str, message: str) -> None:
         self.clear()

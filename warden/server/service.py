@@ -1,14 +1,19 @@
 """Runs the bundled enforcement service as a child process of the Jupyter server.
 
 The child is started when the server's event loop runs, checked through its health
-route, restarted (same port, same secret, so kernels' URL and tokens stay valid) when it
-dies, and stopped with the server. Its output goes to the Jupyter log.
+route (it has started once that answers, ready or not: a service that cannot write its
+audit log tells its callers why), restarted (same port, same secret, so kernels' URL and
+tokens stay valid) when it dies, and stopped with the server. Its output, exit codes and
+start failures go to the Jupyter log; requests made meanwhile get one short sentence for
+people (ServiceStartError).
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
+import json
 import logging
 import os
 import signal
@@ -16,6 +21,8 @@ import socket
 import time
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+
+from .._contract import HEALTH_STATUS
 
 # A run that lasted this long was healthy: the next crash restarts without backoff.
 _STABLE_RUN_SECONDS = 60
@@ -27,7 +34,42 @@ _SETTLE_MARGIN_SECONDS = 10
 
 
 class ServiceStartError(RuntimeError):
-    pass
+    """The service cannot answer now; the message is for the user, the log has the rest."""
+
+
+# What requests are told while the service is away; the why is in the Jupyter log.
+RESTARTING = "The Warden service is restarting; retry in a few seconds."
+STOPPED = "The Warden service is stopped."
+
+
+def _start_failed(retry_seconds: int) -> str:
+    return (
+        "The Warden service could not start; the Jupyter server log says why. "
+        f"It is tried again in {retry_seconds} s."
+    )
+
+
+class ServiceEndpoint:
+    """Where the service answers: an external service's URL, or the embedded process's
+    once it is ready; or why there is none (a set-up that failed)."""
+
+    def __init__(
+        self,
+        base_url: str = "",
+        process: ServiceProcess | None = None,
+        setup_error: str | None = None,
+    ):
+        self.base_url = base_url
+        self.process = process
+        self.setup_error = setup_error
+
+    async def url_when_ready(self) -> str:
+        """The base URL; raises ServiceStartError while the service cannot answer."""
+        if self.setup_error:
+            raise ServiceStartError(self.setup_error)
+        if self.process is not None:
+            await self.process.wait_ready()
+        return self.base_url
 
 
 def free_loopback_port() -> int:
@@ -60,7 +102,8 @@ class ServiceProcess:
         self._settled = asyncio.Event()
         self._supervisor: asyncio.Task | None = None
         self._output_readers: list[asyncio.Future] = []
-        self.last_error: str | None = None
+        # Why requests cannot be served now, in words for the user (None while ready).
+        self.unavailable_reason: str | None = None
 
     @property
     def pid(self) -> int | None:
@@ -80,19 +123,17 @@ class ServiceProcess:
                 await asyncio.wait_for(self._settled.wait(), timeout)
             except asyncio.TimeoutError:
                 raise ServiceStartError(
-                    f"The Warden service is not ready after {timeout:.0f} s"
+                    f"The Warden service is still starting after {timeout:.0f} s; retry shortly."
                 ) from None
         if self._state != "ready":
-            raise ServiceStartError(self.last_error or "The Warden service is stopped")
+            raise ServiceStartError(self.unavailable_reason or STOPPED)
 
     async def stop(self) -> None:
         self._set_state("stopped")
         if self._supervisor is not None:
             self._supervisor.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._supervisor
-            except asyncio.CancelledError:
-                pass
         await self._terminate()
 
     async def _supervise(self) -> None:
@@ -104,20 +145,21 @@ class ServiceProcess:
                 await self._spawn()
                 await self._wait_healthy()
             except (ServiceStartError, OSError) as exc:
-                self.last_error = f"The Warden service failed to start: {exc}"
-                self._log.error("%s", self.last_error)
+                self._log.error("The Warden service failed to start: %s", exc)
+                self.unavailable_reason = _start_failed(delay)
                 self._set_state("backoff")
                 await self._terminate()
             else:
-                self.last_error = None
+                self.unavailable_reason = None
                 self._set_state("ready")
                 self._log.info("Warden service ready (pid %s)", self.pid)
                 returncode = await self._process.wait()
-                self.last_error = (
-                    f"The Warden service exited unexpectedly with code {returncode}."
-                    f"{self._tail_text()}"
+                self._log.error(
+                    "The Warden service exited unexpectedly with code %s.%s",
+                    returncode,
+                    self._tail_text(),
                 )
-                self._log.error("%s", self.last_error)
+                self.unavailable_reason = RESTARTING
                 self._set_state("backoff")
                 if time.monotonic() - started > _STABLE_RUN_SECONDS:
                     delay = 1
@@ -178,13 +220,18 @@ class ServiceProcess:
                 response = await client.fetch(
                     self._health_url, request_timeout=2, raise_error=False
                 )
-                if response.code == 200:
+                status = _health_status(response.code, response.body)
+                if status is not None:
+                    if status != "ok":
+                        self._log.warning(
+                            "The Warden service started %s (its log says why)", status
+                        )
                     return
             except (HTTPClientError, OSError):
                 pass  # not listening yet
             if time.monotonic() > deadline:
                 raise ServiceStartError(
-                    f"{self._health_url} did not answer 200 within "
+                    f"{self._health_url} did not answer within "
                     f"{self._startup_timeout:.0f} s.{self._tail_text()}"
                 )
             await asyncio.sleep(0.2)
@@ -205,12 +252,19 @@ class ServiceProcess:
 
     @staticmethod
     def _signal_group(pid: int, signum: int) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signum)
-        except ProcessLookupError:
-            pass
 
     def _tail_text(self) -> str:
         if not self._output_tail:
             return " It printed nothing."
         return " Last output:\n  " + "\n  ".join(self._output_tail)
+
+
+def _health_status(code: int, body: bytes | None) -> str | None:
+    """The status of a health answer (ok, degraded, unavailable), or None if it is none."""
+    try:
+        status = json.loads(body or b"").get("status")
+    except (ValueError, AttributeError):
+        return None
+    return status if HEALTH_STATUS.get(status) == code else None

@@ -9,6 +9,8 @@ import {
   groupByDatabase,
   searchDatasets
 } from '../panels/catalog/model';
+import { WardenRequestError } from '../handler';
+import { CommandIDs } from '../tokens';
 import { CATALOG, FakeClient, summary } from './fixtures';
 
 const names = (results: { dataset: { name: string } }[]) =>
@@ -244,6 +246,96 @@ describe('CatalogBody', () => {
     expect(input.value).toBe('');
     expect(body.node.querySelectorAll('.jp-warden-dataset-item')).toHaveLength(
       4
+    );
+    body.dispose();
+  });
+
+  it('moves through the tree with the keys of the ARIA tree pattern', async () => {
+    const commands = new CommandRegistry();
+    const previewed: unknown[] = [];
+    commands.addCommand(CommandIDs.preview, {
+      execute: args => void previewed.push(args.dataset)
+    });
+    const model = new CatalogModel(new FakeClient());
+    await model.refresh();
+    const body = new CatalogBody({ model, commands, trans: nullTranslator.load('test') });
+    Widget.attach(body, document.body);
+    await rerender(body);
+    const node = body.node;
+    const focused = () =>
+      (document.activeElement as HTMLElement).dataset.wardenKey ?? 'outside';
+    const press = async (key: string, init: KeyboardEventInit = {}) => {
+      document.activeElement!.dispatchEvent(
+        new KeyboardEvent('keydown', { key, bubbles: true, ...init })
+      );
+      await rerender(body);
+    };
+
+    // One tab stop, on the first dataset; the chips are out of the tab order.
+    const tabStops = Array.from(
+      node.querySelectorAll<HTMLElement>('[tabindex="0"], input, button:not([tabindex="-1"])')
+    );
+    expect(tabStops.map(e => e.dataset.wardenKey ?? e.tagName)).toEqual([
+      'INPUT',
+      'ds:drug_xyz.adverse_events'
+    ]);
+    node.querySelector<HTMLInputElement>('.jp-warden-search')!.focus();
+    await press('ArrowDown');
+    expect(focused()).toBe('ds:drug_xyz.adverse_events');
+    await press('ArrowDown');
+    expect(focused()).toBe('ds:drug_xyz.trial_july2020');
+    await press('End');
+    expect(focused()).toBe('ds:warden.audit_log');
+    await press('Home');
+    expect(focused()).toBe('db:drug_xyz');
+    await press('ArrowLeft');
+    expect(model.isCollapsed('drug_xyz')).toBe(true);
+    await press('ArrowDown');
+    expect(focused()).toBe('db:sales');
+    await press('ArrowLeft');
+    expect(model.isCollapsed('sales')).toBe(true);
+    await press('ArrowRight');
+    expect(model.isCollapsed('sales')).toBe(false);
+    expect(focused()).toBe('db:sales');
+    await press('ArrowRight');
+    expect(focused()).toBe('ds:sales.orders');
+    await press('Enter');
+    expect(model.selected).toBe('sales.orders');
+    expect(
+      node.querySelector('[data-warden-key="ds:sales.orders"]')?.getAttribute('aria-selected')
+    ).toBe('true');
+    await press('Enter', { shiftKey: true });
+    expect(previewed).toEqual(['sales.orders']);
+    await press('ArrowLeft');
+    expect(focused()).toBe('db:sales');
+    await press('Escape');
+    expect(document.activeElement).toBe(node.querySelector('.jp-warden-search'));
+    body.dispose();
+  });
+
+  it('explains an outage in words and folds the server output away', async () => {
+    const client = new FakeClient();
+    client.catalogError = new WardenRequestError(
+      'service_unavailable',
+      'The Warden service exited unexpectedly with code 0. Last output:\n  /srv/warden/policies/a.yaml: old reload error',
+      503
+    );
+    const model = new CatalogModel(client);
+    await model.refresh();
+    const body = await render(model);
+    const state = body.node.querySelector<HTMLElement>('.jp-warden-state')!;
+    expect(state.dataset.wardenState).toBe('error');
+    expect(state.querySelector('.jp-warden-state-message')?.textContent).toBe(
+      'The catalog could not be loaded.'
+    );
+    expect(state.querySelector('.jp-warden-state-reason')?.textContent).toBe(
+      'The Warden service is not answering, perhaps restarting. This recovers by itself when it is back.'
+    );
+    const disclosure = state.querySelector('details')!;
+    expect(disclosure.open).toBe(false);
+    expect(disclosure.querySelector('summary')?.textContent).toBe('Details');
+    expect(disclosure.querySelector('pre')?.textContent).toContain(
+      '/srv/warden/policies/a.yaml: old reload error'
     );
     body.dispose();
   });

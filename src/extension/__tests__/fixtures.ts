@@ -14,11 +14,15 @@ import type {
   CatalogPage,
   DatasetDetail,
   DatasetSummary,
+  Health,
   Principal,
+  RowCount,
   Snippet,
-  SnippetFlavour
+  SnippetFlavour,
+  ViewVersions
 } from '../../common/api';
-import type { IWardenClient } from '../tokens';
+import { ServiceConnection } from '../connection';
+import type { IPreviewRequest, IWardenClient } from '../tokens';
 
 export function summary(
   name: string,
@@ -68,6 +72,8 @@ export const CATALOG: CatalogPage = {
 
 export const TRIAL_DETAIL: DatasetDetail = {
   ...CATALOG.datasets[0],
+  defaultOrder: [],
+  version: 'v1',
   policies: [
     'analysts-read-clinical',
     'analysts-own-region',
@@ -84,7 +90,7 @@ export const TRIAL_DETAIL: DatasetDetail = {
       sourceType: 'VARCHAR',
       description: '',
       tags: [],
-      effect: { access: 'clear', description: '', cellMasks: [] }
+      effect: { access: 'clear', description: 'clear', cellMasks: [] }
     },
     {
       name: 'ssn',
@@ -124,7 +130,7 @@ export const TRIAL_DETAIL: DatasetDetail = {
       tags: [],
       effect: {
         access: 'clear',
-        description: '',
+        description: 'clear except where a cell mask applies',
         cellMasks: [
           {
             policy: 'redact-placebo-adverse-events',
@@ -138,6 +144,25 @@ export const TRIAL_DETAIL: DatasetDetail = {
   ]
 };
 
+/**
+ * The trial after a policy deploy: ssn in the clear, no adverse events withheld, all rows
+ * (the other columns as before).
+ */
+export const TRIAL_DETAIL_V2: DatasetDetail = {
+  ...TRIAL_DETAIL,
+  version: 'v2',
+  policies: ['analysts-read-clinical'],
+  rowFilter: null,
+  columns: TRIAL_DETAIL.columns.map(column =>
+    column.name === 'ssn' || column.name === 'adverse_events'
+      ? {
+          ...column,
+          effect: { access: 'clear', description: 'clear', cellMasks: [] }
+        }
+      : column
+  )
+};
+
 /** A client answering from fixtures, recording what it was asked. */
 export class FakeClient implements IWardenClient {
   calls: string[] = [];
@@ -145,7 +170,24 @@ export class FakeClient implements IWardenClient {
   catalogError: Error | null = null;
   details = new Map<string, DatasetDetail>([[TRIAL_DETAIL.name, TRIAL_DETAIL]]);
   table: Table | null = null;
+  rowCount: RowCount | Error = {
+    dataset: 'drug_xyz.trial_july2020',
+    rows: 1234,
+    capped: false
+  };
+  /** The pushes of the open view stream; `endViews()` ends it. */
+  private _views: (ViewVersions | null)[] = [];
+  private _viewsWaiting: (() => void) | null = null;
+  viewStreams = 0;
+  /** Set: the view stream cannot be opened. */
+  viewsError: Error | null = null;
   snippetCode = 'import warden\ndf = warden.connect().scan_as_pandas("x")';
+  readonly connection = new ServiceConnection({ probe: () => this.health() });
+
+  async health(): Promise<Health> {
+    this.calls.push('health');
+    return { status: 'ok', version: '0', audit: 'ok', engines: 'ok' };
+  }
 
   async whoami(): Promise<Principal> {
     this.calls.push('whoami');
@@ -173,12 +215,55 @@ export class FakeClient implements IWardenClient {
     return detail;
   }
 
-  async preview(name: string, limit: number): Promise<Table> {
-    this.calls.push(`preview:${name}:${limit}`);
+  async preview(name: string, request: IPreviewRequest): Promise<Table> {
+    const order = request.orderBy?.length ? `:${request.orderBy.join(',')}` : '';
+    this.calls.push(`preview:${name}:${request.limit}${order}`);
     if (!this.table) {
       throw new Error('no preview');
     }
     return this.table;
+  }
+
+  async count(name: string): Promise<RowCount> {
+    this.calls.push(`count:${name}`);
+    if (this.rowCount instanceof Error) {
+      throw this.rowCount;
+    }
+    return this.rowCount;
+  }
+
+  /** The service pushes `views` on the open stream. */
+  pushViews(views: ViewVersions): void {
+    this._views.push(views);
+    this._viewsWaiting?.();
+  }
+
+  /** The service ends the open stream (its credential expired, say). */
+  endViews(): void {
+    this._views.push(null);
+    this._viewsWaiting?.();
+  }
+
+  async *views(signal: AbortSignal): AsyncGenerator<ViewVersions> {
+    this.calls.push('views');
+    this.viewStreams++;
+    if (this.viewsError) {
+      throw this.viewsError;
+    }
+    while (!signal.aborted) {
+      const next = this._views.shift();
+      if (next === null) {
+        return;
+      }
+      if (next) {
+        yield next;
+        continue;
+      }
+      await new Promise<void>(resolve => {
+        this._viewsWaiting = resolve;
+        signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+    }
   }
 
   async snippet(name: string, flavour: SnippetFlavour): Promise<Snippet> {
@@ -205,7 +290,7 @@ export function arrowStream(
   schemaMetadata: Record<string, string> = {}
 ): Uint8Array {
   const vectors = columns.map(column =>
-    vectorFromArray(column.values as any[], column.type)
+    vectorFromArray(column.values, column.type)
   );
   const fields = columns.map(
     (column, index) =>

@@ -203,9 +203,12 @@ describe('WardenClient', () => {
         })
     );
     const client = new WardenClient({ serverSettings });
-    const table = await client.preview('db.t', 25);
+    const table = await client.preview('db.t', {
+      limit: 25,
+      orderBy: ['ssn DESC', 'id']
+    });
     expect(seen[0].url).toBe(
-      'http://localhost:8888/lab-base/warden/api/v1/datasets/db.t/preview?limit=25'
+      'http://localhost:8888/lab-base/warden/api/v1/datasets/db.t/preview?limit=25&orderBy=ssn+DESC&orderBy=id'
     );
     expect(seen[0].headers.get('X-Warden-Client')).toBe('preview');
     expect(table.numRows).toBe(2);
@@ -218,7 +221,7 @@ describe('WardenClient', () => {
       () => new Response(new Uint8Array([9, 9, 9, 9, 9, 9, 9, 9, 9]))
     );
     const error = await failure(
-      new WardenClient({ serverSettings }).preview('db.t', 5)
+      new WardenClient({ serverSettings }).preview('db.t', { limit: 5 })
     );
     expect(error).toBeInstanceOf(WardenRequestError);
     expect(error.code).toBe('internal');

@@ -1,9 +1,15 @@
+import type { JupyterFrontEnd } from '@jupyterlab/application';
 import { showErrorMessage } from '@jupyterlab/apputils';
 import { NotebookModel, type NotebookPanel } from '@jupyterlab/notebook';
 import { NBTestUtils } from '@jupyterlab/notebook/lib/testutils';
+import { StateDB } from '@jupyterlab/statedb';
 import { CommandRegistry } from '@lumino/commands';
 import { Widget } from '@lumino/widgets';
 
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { PREVIEW_ROWS } from '../../common/api';
 import plugins from '../index';
 import { readSettings } from '../settings';
 import { CATALOG_WIDGET_ID, CommandIDs, type IWardenClient } from '../tokens';
@@ -22,8 +28,13 @@ interface IRoute {
   body: unknown;
 }
 
-/** Replace fetch: answer by route, remember every request. */
-function serve(routes: Record<string, IRoute | 'never'>): Request[] {
+/**
+ * Replace fetch: answer by route, remember every request. A list of answers
+ * is served in turn, its last one from then on. The view stream (`events`)
+ * stays open without a word unless a route says otherwise.
+ */
+function serve(routes: Record<string, IRoute | IRoute[] | 'never'>): Request[] {
+  routes = { events: 'never', ...routes };
   const requests: Request[] = [];
   jest.spyOn(globalThis, 'fetch').mockImplementation(async (input, init) => {
     const request = new Request(input as RequestInfo, init);
@@ -32,10 +43,15 @@ function serve(routes: Record<string, IRoute | 'never'>): Request[] {
       /^.*\/warden\/api\/v1\//,
       ''
     );
-    const route = routes[path];
-    if (route === 'never') {
+    const answers = routes[path];
+    if (answers === 'never') {
       return new Promise<Response>(() => undefined);
     }
+    const route = Array.isArray(answers)
+      ? answers.length > 1
+        ? answers.shift()
+        : answers[0]
+      : answers;
     if (!route) {
       return new Response('not here', { status: 404 });
     }
@@ -59,17 +75,19 @@ const settingRegistry = (composite: Record<string, unknown>) => ({
 function activate(
   app: ReturnType<typeof fakeApp>,
   notebooks: { currentWidget: unknown },
-  settings: unknown = null
+  settings: unknown = null,
+  state: StateDB | null = null
 ): IWardenClient {
   const [catalogPlugin] = plugins;
   return catalogPlugin.activate(
-    app as any,
+    app as unknown as JupyterFrontEnd,
     notebooks,
     settings,
     null,
     null,
     null,
-    null
+    null,
+    state
   ) as IWardenClient;
 }
 
@@ -98,13 +116,199 @@ describe('catalog plugin', () => {
         r.headers.get('X-Warden-Client')
       ])
     ).toEqual([
-      [expect.stringMatching(/\/warden\/api\/v1\/datasets$/), 'catalog']
+      [expect.stringMatching(/\/warden\/api\/v1\/datasets$/), 'catalog'],
+      // The stream of the user's view versions (policy changes), opened once.
+      [expect.stringMatching(/\/warden\/api\/v1\/events$/), 'extension']
     ]);
     for (const id of Object.values(CommandIDs)) {
       expect(app.commands.hasCommand(id)).toBe(true);
     }
     // The activation time is measured for bench/jupyter.mjs.
     expect(performance.getEntriesByName('warden:activate')).toHaveLength(1);
+  });
+});
+
+describe('selection after a reload', () => {
+  it('selects again the dataset selected before, once the catalog has it', async () => {
+    const requests = serve({
+      datasets: { status: 200, body: CATALOG },
+      'datasets/sales.orders': {
+        status: 200,
+        body: { ...CATALOG.datasets[2], columns: [], rowFilter: null, policies: [], defaultOrder: [], version: 'v1' }
+      }
+    });
+    const state = new StateDB();
+    await state.save('jupyterlab-warden:plugin:selection', 'sales.orders');
+    activate(fakeApp(), { currentWidget: null }, null, state);
+    await new Promise(resolve => setTimeout(resolve, 0));
+    // Selecting shows the details: their request says what was selected.
+    expect(requests.map(r => new URL(r.url).pathname.split('/v1/')[1])).toEqual([
+      'datasets',
+      'events',
+      'datasets/sales.orders'
+    ]);
+  });
+
+  it('keeps the shown details, actions disabled, when a refresh meets an outage', async () => {
+    const outage = {
+      status: 503,
+      body: { error: { code: 'service_unavailable', message: 'restarting' } }
+    };
+    const requests = serve({
+      datasets: [{ status: 200, body: CATALOG }, outage],
+      'datasets/sales.orders': {
+        status: 200,
+        body: { ...CATALOG.datasets[2], columns: [], rowFilter: null, policies: [], defaultOrder: [], version: 'v1' }
+      },
+      health: 'never'
+    });
+    const state = new StateDB();
+    await state.save('jupyterlab-warden:plugin:selection', 'sales.orders');
+    const app = fakeApp();
+    activate(app, { currentWidget: null }, null, state);
+    const sidebar = app.shell.add.mock.calls[0][0] as Widget;
+    Widget.attach(sidebar, document.body);
+    const insert = () =>
+      sidebar.node.querySelector<HTMLButtonElement>(
+        '.jp-warden-details[data-warden-dataset="sales.orders"] .jp-warden-insert-button'
+      );
+    for (let tries = 0; !insert() && tries < 100; tries++) {
+      await new Promise(resolve => setTimeout(resolve, 10));
+    }
+    expect(insert()!.disabled).toBe(false);
+
+    await app.commands.execute(CommandIDs.refreshCatalog);
+    for (let tries = 0; !insert()?.disabled && tries < 100; tries++) {
+      await new Promise(resolve => setTimeout(resolve, 10));
+    }
+    // Still there, not replaced by an error, and not asked for again while the service is away.
+    expect(insert()!.disabled).toBe(true);
+    expect(
+      requests.filter(r => r.url.includes('datasets/sales.orders'))
+    ).toHaveLength(1);
+    sidebar.dispose();
+  });
+
+  it('forgets a dataset that is gone, and remembers the next selection', async () => {
+    serve({ datasets: { status: 200, body: CATALOG } });
+    const state = new StateDB();
+    await state.save('jupyterlab-warden:plugin:selection', 'gone.table');
+    const app = fakeApp();
+    activate(app, { currentWidget: null }, null, state);
+    await new Promise(resolve => setTimeout(resolve, 0));
+    const sidebar = app.shell.add.mock.calls[0][0] as Widget;
+    Widget.attach(sidebar, document.body);
+    let item: HTMLElement | null = null;
+    for (let tries = 0; !item && tries < 100; tries++) {
+      await new Promise(resolve => setTimeout(resolve, 10));
+      item = sidebar.node.querySelector<HTMLElement>(
+        '[data-warden-dataset="warden.audit_log"]'
+      );
+    }
+    expect(sidebar.node.querySelector('.jp-mod-selected')).toBeNull();
+    item!.click();
+    await new Promise(resolve => setTimeout(resolve, 0));
+    expect(await state.fetch('jupyterlab-warden:plugin:selection')).toBe(
+      'warden.audit_log'
+    );
+    sidebar.dispose();
+  });
+});
+
+describe('recovery', () => {
+  beforeEach(() =>
+    jest.useFakeTimers({ doNotFake: ['performance', 'queueMicrotask'] })
+  );
+  afterEach(() => jest.useRealTimers());
+
+  const flush = async () => {
+    for (let i = 0; i < 20; i++) {
+      await Promise.resolve();
+    }
+  };
+
+  it('disables dataset commands during an outage and reloads the catalog when the service is back', async () => {
+    const outage = {
+      status: 503,
+      body: {
+        error: {
+          code: 'service_unavailable',
+          message: 'The Warden service exited unexpectedly with code 0.'
+        }
+      }
+    };
+    const health = { status: 200, body: { status: 'ok' } };
+    const requests = serve({
+      datasets: [outage, { status: 200, body: CATALOG }],
+      health: [outage, health]
+    });
+    const app = fakeApp();
+    activate(app, { currentWidget: null });
+    await flush();
+    const paths = () =>
+      requests
+        .map(r => new URL(r.url).pathname.replace(/^.*\/v1\//, ''))
+        .filter(path => path !== 'events');
+    expect(paths()).toEqual(['datasets']);
+    expect(app.commands.isEnabled(CommandIDs.preview)).toBe(false);
+    expect(app.commands.isEnabled(CommandIDs.insertSnippet)).toBe(false);
+
+    // The first probe finds the service still away, the second finds it back.
+    jest.advanceTimersByTime(1000);
+    await flush();
+    expect(paths()).toEqual(['datasets', 'health']);
+    jest.advanceTimersByTime(1999);
+    await flush();
+    expect(paths()).toEqual(['datasets', 'health']);
+    jest.advanceTimersByTime(1);
+    await flush();
+    expect(paths()).toEqual(['datasets', 'health', 'health', 'datasets']);
+    expect(app.commands.isEnabled(CommandIDs.preview)).toBe(true);
+
+    // Up again: no more requests of its own.
+    jest.advanceTimersByTime(120_000);
+    await flush();
+    expect(paths()).toHaveLength(4);
+  });
+});
+
+describe('an outage found by the live view stream', () => {
+  beforeEach(() =>
+    jest.useFakeTimers({ doNotFake: ['performance', 'queueMicrotask'] })
+  );
+  afterEach(() => jest.useRealTimers());
+
+  it('disables dataset commands before the user clicks anything, and enables them once the service is back', async () => {
+    const outage = {
+      status: 503,
+      body: {
+        error: { code: 'service_unavailable', message: 'restarting' }
+      }
+    };
+    const flush = async () => {
+      for (let i = 0; i < 20; i++) {
+        await Promise.resolve();
+      }
+    };
+    // The stream ends (the service died), and reconnecting finds it away.
+    const requests = serve({
+      datasets: { status: 200, body: CATALOG },
+      events: [{ status: 200, body: '' }, outage],
+      health: { status: 200, body: { status: 'ok' } }
+    });
+    const app = fakeApp();
+    activate(app, { currentWidget: null });
+    await flush();
+    expect(app.commands.isEnabled(CommandIDs.preview)).toBe(true);
+    jest.advanceTimersByTime(1000);
+    await flush();
+    expect(requests.map(r => new URL(r.url).pathname.split('/').pop())).toEqual(['datasets', 'events', 'events']);
+    expect(app.commands.isEnabled(CommandIDs.preview)).toBe(false);
+    expect(app.commands.isEnabled(CommandIDs.insertSnippet)).toBe(false);
+    // The connection's probe finds it back.
+    jest.advanceTimersByTime(1000);
+    await flush();
+    expect(app.commands.isEnabled(CommandIDs.preview)).toBe(true);
   });
 });
 
@@ -119,7 +323,7 @@ describe('insert-snippet command', () => {
       id: 'nb-1',
       content,
       context: { path: 'work/trial.ipynb' }
-    } as any;
+    } as unknown as NotebookPanel;
   }
 
   const sources = (panel: NotebookPanel) =>
@@ -138,6 +342,15 @@ describe('insert-snippet command', () => {
           language: 'python',
           code: SNIPPET_CODE
         }
+      },
+      'datasets/sales.orders/snippet': {
+        status: 200,
+        body: {
+          dataset: 'sales.orders',
+          flavour: 'arrow',
+          language: 'python',
+          code: 'import warden\n\ntable = warden.connect().scan_as_arrow("sales.orders")\ntable.schema'
+        }
       }
     });
     const app = fakeApp();
@@ -153,8 +366,24 @@ describe('insert-snippet command', () => {
       dataset: 'drug_xyz.trial_july2020'
     });
 
-    expect(sources(panel)).toEqual(['x = 1', SNIPPET_CODE]);
+    const july = SNIPPET_CODE.replace('df =', 'trial_july2020 =');
+    expect(sources(panel)).toEqual(['x = 1', july]);
     expect(app.shell.activateById).toHaveBeenCalledWith('nb-1');
+
+    // The flavour chosen at insert time wins over the setting; warden is imported once.
+    await app.commands.execute(CommandIDs.insertSnippet, {
+      dataset: 'sales.orders',
+      flavour: 'arrow'
+    });
+    expect(sources(panel)).toEqual([
+      'x = 1',
+      july,
+      'orders = warden.connect().scan_as_arrow("sales.orders")\norders.schema'
+    ]);
+    expect(
+      app.commands.label(CommandIDs.insertSnippet, { flavour: 'arrow' })
+    ).toBe('Insert as pyarrow Table');
+
     const snippetRequest = requests.find(r => r.url.includes('/snippet'))!;
     expect(new URL(snippetRequest.url).searchParams.get('flavour')).toBe(
       'polars'
@@ -190,7 +419,7 @@ describe('insert-snippet command', () => {
     expect(sources(panel)).toEqual(['x = 1']);
     expect(showErrorMessage).toHaveBeenCalledWith(
       'Insert Access Snippet',
-      'alice may not read sales.orders (forbidden)'
+      'alice may not read sales.orders'
     );
   });
 });
@@ -213,5 +442,21 @@ describe('readSettings', () => {
       previewRowLimit: 100,
       snippetFlavour: 'pandas'
     });
+  });
+});
+
+describe('the settings schema', () => {
+  it('bounds the preview row limit as the service does', () => {
+    const schema = JSON.parse(
+      readFileSync(join(__dirname, '../../../schema/plugin.json'), 'utf8')
+    );
+    const limit = schema.properties.previewRowLimit;
+    expect([limit.default, limit.maximum]).toEqual([
+      PREVIEW_ROWS.default,
+      PREVIEW_ROWS.max
+    ]);
+    expect(readSettings({ previewRowLimit: PREVIEW_ROWS.max + 1 })).toEqual(
+      readSettings({})
+    );
   });
 });

@@ -1,5 +1,6 @@
 import { nullTranslator } from '@jupyterlab/translation';
 import {
+  Bool,
   DateDay,
   Decimal,
   Float64,
@@ -11,25 +12,47 @@ import {
   type Table
 } from 'apache-arrow';
 
+import { MASK_INDICATOR_PREFIX } from '../../common/api';
 import {
   ArrowDataModel,
   decimalToString,
   formatValue,
-  readPreviewInfo,
-  redactionsFromDetail
+  readPreviewInfo
 } from '../panels/preview/datamodel';
+import { DetailsModel } from '../panels/details';
 import {
   cellBackground,
+  cellText,
   estimateColumnWidths,
   headerLabel
 } from '../panels/preview/grid';
 import { PreviewModel } from '../panels/preview/model';
-import { arrowStream, FakeClient, TRIAL_DETAIL } from './fixtures';
+import { viewChangeWords } from '../words';
+import {
+  arrowStream,
+  FakeClient,
+  TRIAL_DETAIL,
+  TRIAL_DETAIL_V2
+} from './fixtures';
 
 const trans = nullTranslator.load('test');
 
-/** A preview as the service would send it, decoded the way the client does. */
-function trialPreview(): Table {
+/**
+ * A preview as the service would send it, decoded the way the client does:
+ * the cell mask of adverse_events changed row 2 only (its indicator column);
+ * row 3 holds the same text as a real value.
+ */
+function trialPreview(withIndicators = true, version = 'v1'): Table {
+  const indicators = withIndicators
+    ? [
+        {
+          name: `${MASK_INDICATOR_PREFIX}adverse_events`,
+          type: new Bool(),
+          values: [false, true, false],
+          metadata: { 'warden.indicator_for': 'adverse_events' }
+        }
+      ]
+    : [];
   const bytes = arrowStream(
     [
       { name: 'patient_id', type: new Utf8(), values: ['P1', 'P2', 'P3'] },
@@ -45,10 +68,11 @@ function trialPreview(): Table {
       {
         name: 'adverse_events',
         type: new Utf8(),
-        values: ['nausea', '[withheld]', 'none'],
+        values: ['nausea', '[withheld]', '[withheld]'],
         metadata: { 'warden.access': 'clear', 'warden.cell_masked': 'true' }
       },
-      { name: 'age', type: new Int64(), values: [34n, 51n, null] }
+      { name: 'age', type: new Int64(), values: [34n, 51n, null] },
+      ...indicators
     ],
     {
       'warden.policies': JSON.stringify([
@@ -56,17 +80,17 @@ function trialPreview(): Table {
         'mask-direct-pii'
       ]),
       'warden.row_filter': "country = 'US'",
-      'warden.request_id': 'req-42'
+      'warden.request_id': 'req-42',
+      'warden.view_version': version
     }
   );
   return tableFromIPC(bytes);
 }
 
 describe('ArrowDataModel', () => {
-  const redactions = redactionsFromDetail(TRIAL_DETAIL);
-  const model = new ArrowDataModel(trialPreview(), { redactions });
+  const model = new ArrowDataModel(trialPreview());
 
-  it('has the shape of the table, with one header row and column', () => {
+  it('has the shape of the table without its indicator columns', () => {
     expect(model.rowCount('body')).toBe(3);
     expect(model.columnCount('body')).toBe(4);
     expect(model.rowCount('column-header')).toBe(1);
@@ -91,10 +115,10 @@ describe('ArrowDataModel', () => {
       ['adverse_events', false, '', true],
       ['age', false, '', false]
     ]);
-    expect([...model.columns[2].redactions]).toEqual(['[withheld]']);
+    expect(model.columns.map(c => c.indicator)).toEqual([-1, -1, 4, -1]);
   });
 
-  it('marks masked columns, redacted cells and nulls in the cell metadata', () => {
+  it('marks masked columns, cell-masked cells and nulls in the cell metadata', () => {
     expect(model.metadata('body', 0, 1)).toEqual({
       masked: true,
       cellMasked: false,
@@ -103,17 +127,22 @@ describe('ArrowDataModel', () => {
     });
     expect(model.metadata('body', 1, 2).maskedCell).toBe(true);
     expect(model.metadata('body', 0, 2).maskedCell).toBe(false);
+    // The same text as a masked cell, but a real value: the indicator says so.
+    expect(model.data('body', 2, 2)).toBe('[withheld]');
+    expect(model.metadata('body', 2, 2).maskedCell).toBe(false);
+    expect(model.maskedCellCount('adverse_events')).toBe(1);
     expect(model.metadata('body', 1, 1).isNull).toBe(true);
     expect(model.metadata('column-header', 0, 2).cellMasked).toBe(true);
     expect(model.metadata('row-header', 0, 0).masked).toBe(false);
   });
 
-  it('marks no cell when the redaction text is unknown', () => {
-    const withoutDetail = new ArrowDataModel(trialPreview());
-    expect(withoutDetail.metadata('body', 1, 2)).toMatchObject({
+  it('marks no cell when the preview has no indicators', () => {
+    const withoutIndicators = new ArrowDataModel(trialPreview(false));
+    expect(withoutIndicators.metadata('body', 1, 2)).toMatchObject({
       cellMasked: true,
       maskedCell: false
     });
+    expect(withoutIndicators.maskedCellCount('adverse_events')).toBe(0);
   });
 });
 
@@ -122,7 +151,8 @@ describe('readPreviewInfo', () => {
     expect(readPreviewInfo(trialPreview().schema)).toEqual({
       policies: ['analysts-read-clinical', 'mask-direct-pii'],
       rowFilter: "country = 'US'",
-      requestId: 'req-42'
+      requestId: 'req-42',
+      viewVersion: 'v1'
     });
   });
 
@@ -135,7 +165,8 @@ describe('readPreviewInfo', () => {
     expect(readPreviewInfo(table.schema)).toEqual({
       policies: [],
       rowFilter: null,
-      requestId: null
+      requestId: null,
+      viewVersion: null
     });
   });
 });
@@ -175,16 +206,39 @@ describe('formatValue', () => {
 });
 
 describe('grid helpers', () => {
-  it('labels headers by how the column is masked', () => {
+  it('labels headers by how the column is masked, and the sorted one by its direction', () => {
     expect(
       headerLabel({ name: 'ssn', masked: true, cellMasked: true }, trans)
     ).toBe('ssn (masked)');
+    const ssn = { name: 'ssn', masked: true, cellMasked: false };
+    expect(headerLabel(ssn, trans, { column: 'ssn', descending: true })).toBe(
+      'ssn (masked) ▼'
+    );
+    expect(headerLabel(ssn, trans, { column: 'ssn', descending: false })).toBe(
+      'ssn (masked) ▲'
+    );
+    expect(headerLabel(ssn, trans, { column: 'id', descending: false })).toBe(
+      'ssn (masked)'
+    );
     expect(
       headerLabel({ name: 'events', masked: false, cellMasked: true }, trans)
     ).toBe('events (some cells masked)');
     expect(
       headerLabel({ name: 'id', masked: false, cellMasked: false }, trans)
     ).toBe('id');
+  });
+
+  it('shows a withheld cell as masked, a missing value as null', () => {
+    const model = new ArrowDataModel(trialPreview());
+    const shown = (row: number, column: number) =>
+      cellText(
+        model.text(row, column),
+        model.metadata('body', row, column),
+        trans
+      );
+    expect(shown(1, 2)).toBe('masked');
+    expect(shown(0, 2)).toBe('nausea');
+    expect(shown(2, 3)).toBe('null');
   });
 
   it('tints masked cells more than masked columns, clear cells not at all', () => {
@@ -216,55 +270,116 @@ describe('grid helpers', () => {
 });
 
 describe('PreviewModel', () => {
-  it('fetches with the current row limit and builds the grid model', async () => {
+  function previewOf(client: FakeClient, limit: () => number = () => 100) {
+    return new PreviewModel({
+      dataset: TRIAL_DETAIL.name,
+      client,
+      rowLimit: limit,
+      details: new DetailsModel(client)
+    });
+  }
+
+  it('fetches rows with the current row limit, the details of the same view and the row count', async () => {
     const client = new FakeClient();
     client.table = trialPreview();
     let limit = 100;
-    const model = new PreviewModel({
-      dataset: TRIAL_DETAIL.name,
-      client,
-      rowLimit: () => limit,
-      detail: name => client.getDataset(name)
-    });
+    const model = previewOf(client, () => limit);
     await model.load();
     expect(model.status).toBe('ready');
     expect(model.limit).toBe(100);
     expect(model.info?.rowFilter).toBe("country = 'US'");
+    expect(model.detail).toBe(TRIAL_DETAIL);
+    expect(model.version).toBe('v1');
+    expect(model.count).toEqual({ dataset: TRIAL_DETAIL.name, rows: 1234, capped: false });
     expect(model.dataModel?.metadata('body', 1, 2).maskedCell).toBe(true);
+    expect(client.calls.sort()).toEqual(
+      [`preview:${TRIAL_DETAIL.name}:100`, `dataset:${TRIAL_DETAIL.name}`, `count:${TRIAL_DETAIL.name}`].sort()
+    );
 
     limit = 7;
     await model.load();
     expect(client.calls).toContain(`preview:${TRIAL_DETAIL.name}:7`);
   });
 
-  it('still previews when the details cannot be fetched', async () => {
+  it('asks again for rows and details that describe different versions of the view', async () => {
+    const client = new FakeClient();
+    client.table = trialPreview(true, 'v2');
+    const details = new DetailsModel(client);
+    await details.fetch(TRIAL_DETAIL.name);
+    client.details.set(TRIAL_DETAIL.name, { ...TRIAL_DETAIL, version: 'v2' });
+    client.calls = [];
+    const model = new PreviewModel({ dataset: TRIAL_DETAIL.name, client, rowLimit: () => 10, details });
+    await model.load();
+    expect(model.detail?.version).toBe('v2');
+    expect(model.version).toBe('v2');
+    expect(client.calls.filter(call => call.startsWith('preview:'))).toHaveLength(2);
+    expect(client.calls.filter(call => call.startsWith('dataset:'))).toHaveLength(1);
+  });
+
+  it('sorts by a column ascending, then descending, then in the dataset order', async () => {
     const client = new FakeClient();
     client.table = trialPreview();
-    const model = new PreviewModel({
-      dataset: 'drug_xyz.trial_july2020',
-      client,
-      rowLimit: () => 10,
-      detail: () => Promise.reject(new Error('nope'))
-    });
+    const model = previewOf(client, () => 5);
+    await model.load();
+    await model.toggleSort('ssn');
+    expect(model.sort).toEqual({ column: 'ssn', descending: false });
+    await model.toggleSort('ssn');
+    expect(model.sort).toEqual({ column: 'ssn', descending: true });
+    await model.toggleSort('ssn');
+    expect(model.sort).toBeNull();
+    await model.toggleSort('adverse_events');
+    expect(client.calls.filter(call => call.startsWith('preview:'))).toEqual([
+      `preview:${TRIAL_DETAIL.name}:5`,
+      `preview:${TRIAL_DETAIL.name}:5:ssn`,
+      `preview:${TRIAL_DETAIL.name}:5:ssn DESC`,
+      `preview:${TRIAL_DETAIL.name}:5`,
+      `preview:${TRIAL_DETAIL.name}:5:adverse_events`
+    ]);
+  });
+
+  it('shows the rows without a count when counting fails, and says when a view change refreshed them', async () => {
+    const client = new FakeClient();
+    client.table = trialPreview();
+    client.rowCount = new Error('count refused');
+    const model = previewOf(client);
     await model.load();
     expect(model.status).toBe('ready');
-    expect(model.dataModel?.columns[2].redactions.size).toBe(0);
+    expect(model.count).toBeNull();
+    // Loaded again, same view: nothing to tell.
+    await model.load();
+    expect(model.lastChange).toBeNull();
+  });
+
+  it('says how the view changed when a refresh finds another version', async () => {
+    const client = new FakeClient();
+    client.table = trialPreview();
+    const model = previewOf(client);
+    await model.load();
+    client.details.set(TRIAL_DETAIL.name, TRIAL_DETAIL_V2);
+    client.table = trialPreview(true, 'v2');
+    await model.load(true);
+    expect(model.version).toBe('v2');
+    expect(model.detail).toBe(TRIAL_DETAIL_V2);
+    expect(model.lastChange?.at).toBeInstanceOf(Date);
+    expect(
+      model.lastChange?.changes.map(change => viewChangeWords(change, trans))
+    ).toEqual([
+      'ssn: now clear',
+      'adverse_events: no cells withheld any more',
+      'rows: now all of them'
+    ]);
   });
 
   it('drops shown rows when a reload fails', async () => {
     const client = new FakeClient();
     client.table = trialPreview();
-    const model = new PreviewModel({
-      dataset: 'x.y',
-      client,
-      rowLimit: () => 10,
-      detail: name => client.getDataset(name)
-    });
+    const model = previewOf(client, () => 10);
     await model.load();
     client.table = null;
     await model.load();
     expect(model.status).toBe('error');
     expect(model.error?.message).toBe('no preview');
     expect(model.dataModel).toBeNull();
+    expect(model.detail).toBeNull();
   });
 });

@@ -1,6 +1,10 @@
 import React from 'react';
 
-/** A tag; a toggle button when `onToggle` is given, plain text otherwise. */
+/**
+ * A tag; a toggle button when `onToggle` is given, plain text otherwise.
+ * Toggles are out of the tab order: from the search box, Tab goes straight to
+ * the datasets, and typing a tag in the search box filters by it too.
+ */
 export function TagChip(props: {
   tag: string;
   active?: boolean;
@@ -20,6 +24,7 @@ export function TagChip(props: {
       className={`jp-warden-tag jp-warden-tag-chip${active ? ' jp-mod-active' : ''}`}
       data-warden-tag={tag}
       aria-pressed={!!active}
+      tabIndex={-1}
       onClick={() => onToggle(tag)}
     >
       {tag}

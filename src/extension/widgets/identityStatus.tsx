@@ -4,7 +4,7 @@ import { VDomModel, VDomRenderer } from '@jupyterlab/ui-components';
 import React from 'react';
 
 import type { AttributeValue, Principal } from '../../common/api';
-import { describeError } from '../handler';
+import { explainError } from '../errors';
 import type { IWardenClient } from '../tokens';
 
 /** "Warden: alice (analysts)": whom the service sees, and their attributes. */
@@ -22,7 +22,7 @@ export class IdentityStatus extends VDomRenderer<IdentityStatus.Model> {
       return (
         <TextItem
           source={trans.__('Warden: unavailable')}
-          title={describeError(error)}
+          title={explainError(error, trans).reason}
         />
       );
     }
@@ -32,7 +32,7 @@ export class IdentityStatus extends VDomRenderer<IdentityStatus.Model> {
     return (
       <TextItem
         source={identityLabel(principal, trans)}
-        title={attributesTooltip(principal, trans)}
+        title={identityTooltip(principal, trans)}
       />
     );
   }
@@ -49,16 +49,23 @@ export function identityLabel(
     : trans.__('Warden: %1', principal.user);
 }
 
-export function attributesTooltip(
+/** Everything policies can match on: the user, the groups and the attributes. */
+export function identityTooltip(
   principal: Principal,
   trans: TranslationBundle
 ): string {
-  const lines = Object.entries(principal.attributes)
+  const attributes = Object.entries(principal.attributes)
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([key, value]) => `${key}: ${formatAttribute(value)}`);
-  return lines.length
-    ? [trans.__('Attributes seen by Warden:'), ...lines].join('\n')
-    : trans.__('No attributes');
+    .map(([key, value]) => `  ${key}: ${formatAttribute(value)}`);
+  return [
+    trans.__('Warden sees you as %1', principal.user),
+    principal.groups.length
+      ? trans.__('Groups: %1', principal.groups.join(', '))
+      : trans.__('Groups: none'),
+    ...(attributes.length
+      ? [trans.__('Attributes:'), ...attributes]
+      : [trans.__('Attributes: none')])
+  ].join('\n');
 }
 
 function formatAttribute(value: AttributeValue): string {

@@ -4,7 +4,8 @@ import { createHash } from 'node:crypto';
 import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { MaskSpec } from '../../common/api';
 import { CompiledScan, PlanError, ScanPlan, compileScan } from '../engine/compile';
-import { duckdbDialect, postgresDialect } from '../engine/dialect';
+import { duckdbDialect } from '../engine/duckdb';
+import { postgresDialect } from '../engine/postgres';
 import { Decision } from '../policy/decide';
 import { parseExpression } from '../policy/parse';
 

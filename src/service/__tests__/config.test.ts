@@ -1,10 +1,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { AUDIT_BUILTINS } from '../audit/dataset';
 import { ConfigError, loadConfig } from '../config/load';
 import { WardenService } from '../service';
+import { Policy } from '../policy/types';
+import { weakenedProtections } from '../config/weakening';
+import { parseExpression } from '../policy/parse';
 import { demoLake, quietLogger, tempDir } from './helpers';
 
 let demo: Awaited<ReturnType<typeof demoLake>>;
@@ -28,7 +32,7 @@ function variant(file: string, text: string): string {
 
 function loadError(config: string): ConfigError {
   try {
-    loadConfig(config);
+    loadConfig(config, AUDIT_BUILTINS);
   } catch (error) {
     assert.ok(error instanceof ConfigError, `expected ConfigError, got ${error}`);
     return error;
@@ -37,7 +41,7 @@ function loadError(config: string): ConfigError {
 }
 
 test('the demo configuration loads: datasets, policies (with built-ins), personas', () => {
-  const config = loadConfig(demo.configDir);
+  const config = loadConfig(demo.configDir, AUDIT_BUILTINS);
   assert.deepEqual(config.datasets.map(d => d.name), [
     'drug_xyz.trial_july2020', 'drug_xyz.trial_march2021', 'drug_abc.trial_jan2022', 'commercial.production_batches', 'warden.audit_log'
   ]);
@@ -52,6 +56,7 @@ const BAD_POLICIES: [string, string, number, RegExp][] = [
   ['bad expression', "policies:\n  - name: p\n    effect: row_filter\n    datasets: { tags: [x] }\n    principals: { everyone: true }\n    filter: country = 'US\n", 6, /invalid expression: unterminated string literal/],
   ['duplicate names', 'policies:\n  - name: p\n    effect: grant\n    datasets: { tags: [x] }\n    principals: { everyone: true }\n  - name: p\n    effect: grant\n    datasets: { tags: [x] }\n    principals: { everyone: true }\n', 6, /policy p is already defined/],
   ['YAML syntax', 'policies:\n  - name: p\n   effect: grant\n', 3, /invalid YAML/],
+  ['a key its effect does not take', 'policies:\n  - name: p\n    effect: grant\n    datasets: { tags: [x] }\n    principals: { everyone: true }\n    filter: a = 1\n', 2, /policies\.0: effect grant takes none of filter, when, columns, mask$/],
   ['typo in a key', 'policies:\n  - name: p\n    effect: grant\n    datasets: { tags: [x] }\n    principal: { everyone: true }\n', 2, /missing "principals"|unknown key "principal"/]
 ];
 
@@ -80,7 +85,7 @@ test('PostgreSQL connections and sources: defaults filled in, the password from 
       withSettings(CONNECTION, 'catalog/pg.yaml', 'datasets:\n  - name: clinical.trials\n    source: { format: postgres, connection: clinical_pg, table: public.trials }\n')
     );
     assert.deepEqual(config.settings.connections.get('clinical_pg'), {
-      name: 'clinical_pg', host: 'db.example.com', port: 5432, database: 'clinical', user: 'warden', password: 's3cret', ssl: 'disable', sslCa: undefined, poolSize: 10
+      kind: 'postgres', name: 'clinical_pg', host: 'db.example.com', port: 5432, database: 'clinical', user: 'warden', password: 's3cret', ssl: 'disable', sslCa: undefined, poolSize: 10, workMemMib: undefined, statementTimeoutMs: 600_000
     });
     assert.deepEqual(config.datasets.find(d => d.name === 'clinical.trials')!.source, { format: 'postgres', connection: 'clinical_pg', table: 'public.trials' });
   } finally {
@@ -92,9 +97,9 @@ test('the audit sink may be a PostgreSQL table; the audit dataset then reads tha
   process.env.WARDEN_TEST_PG_PASSWORD = 's3cret';
   try {
     const config = withSettings(CONNECTION);
-    const settings = readFileSync(join(config, 'warden.yaml'), 'utf8').replace(/audit:\n  path: .*\n/, 'audit:\n  postgres: { connection: clinical_pg }\n');
+    const settings = readFileSync(join(config, 'warden.yaml'), 'utf8').replace(/audit:\n {2}path: .*\n/, 'audit:\n  postgres: { connection: clinical_pg }\n');
     writeFileSync(join(config, 'warden.yaml'), settings);
-    const loaded = loadConfig(config);
+    const loaded = loadConfig(config, AUDIT_BUILTINS);
     assert.deepEqual(loaded.settings.audit, { sink: 'postgres', connection: 'clinical_pg', table: 'warden_audit' });
     assert.deepEqual(loaded.datasets.find(d => d.name === 'warden.audit_log')!.source, { format: 'postgres', connection: 'clinical_pg', table: 'warden_audit' });
   } finally {
@@ -126,9 +131,48 @@ test('the audit sink is a file or a table, not both, and names a known connectio
     ['audit:\n  postgres: { connection: c }\n', /warden\.yaml:\d+: unknown connection "c": warden\.yaml defines no connections/]
   ] as const) {
     const config = variant('policies/extra.yaml', 'policies: []\n');
-    const settings = readFileSync(join(config, 'warden.yaml'), 'utf8').replace(/audit:\n  path: .*\n/, audit);
+    const settings = readFileSync(join(config, 'warden.yaml'), 'utf8').replace(/audit:\n {2}path: .*\n/, audit);
     writeFileSync(join(config, 'warden.yaml'), settings);
     assert.match(loadError(config).message, message);
+  }
+});
+
+/** The demo config with its identity block replaced. */
+function withIdentity(identity: string): string {
+  const config = variant('policies/extra.yaml', 'policies: []\n');
+  const settings = readFileSync(join(config, 'warden.yaml'), 'utf8').replace(/identity:\n( {2}.*\n)+/, identity);
+  writeFileSync(join(config, 'warden.yaml'), settings);
+  return config;
+}
+
+test('identity: trusted claims and the maximum token lifetime default to the subject only and one day', () => {
+  const { identity } = loadConfig(demo.configDir).settings;
+  assert.deepEqual([identity.trustedClaims, identity.maxTokenLifetimeSeconds, identity.hub], [[], 86400, undefined]);
+  const trusting = loadConfig(withIdentity('identity:\n  audience: warden\n  jwks_url: https://idp.example.com/jwks\n  trusted_claims: [groups]\n  max_token_lifetime_seconds: 600\n'));
+  assert.deepEqual([trusting.settings.identity.trustedClaims, trusting.settings.identity.maxTokenLifetimeSeconds], [['groups'], 600]);
+});
+
+test('identity: JupyterHub tokens, with the hub API and the service token from the environment the hub gives its services', () => {
+  const saved = { url: process.env.JUPYTERHUB_API_URL, token: process.env.JUPYTERHUB_API_TOKEN };
+  try {
+    delete process.env.JUPYTERHUB_API_URL;
+    delete process.env.JUPYTERHUB_API_TOKEN;
+    assert.match(loadError(withIdentity('identity:\n  hub: {}\n')).message, /warden\.yaml:\d+: identity\.hub: no hub API URL: set identity\.hub\.api_url, or run Warden as a JupyterHub service/);
+    process.env.JUPYTERHUB_API_URL = 'http://127.0.0.1:8081/hub/api/';
+    assert.match(loadError(withIdentity('identity:\n  hub: {}\n')).message, /identity\.hub: the environment variable JUPYTERHUB_API_TOKEN with the service's own hub token is not set/);
+    process.env.JUPYTERHUB_API_TOKEN = 'service-token';
+    const { identity } = loadConfig(withIdentity('identity:\n  hub: { trusted_claims: [groups], cache_seconds: 5 }\n')).settings;
+    assert.deepEqual(identity.hub, { apiUrl: 'http://127.0.0.1:8081/hub/api', serviceToken: 'service-token', trustedClaims: ['groups'], maxTokenLifetimeSeconds: 30 * 86400, cacheSeconds: 5 });
+    assert.deepEqual(identity.algorithms, []);
+    assert.match(loadError(withIdentity('identity:\n  hub: { trusted_claims: [attributes] }\n')).message, /identity\.hub\.trusted_claims\.0: must be one of "groups"/);
+    assert.match(loadError(withIdentity('identity:\n  jwks_url: https://idp.example.com/jwks\n')).message, /identity: missing "audience", the `aud` every JWT must carry/);
+    assert.match(loadError(withIdentity('identity:\n  audience: warden\n')).message, /identity: set at least one of hs256_secret_env, jwks_file, jwks_url, hub/);
+    assert.match(loadError(withIdentity('identity:\n  hub: {}\n  algorithms: [RS256]\n')).message, /algorithms are listed but no JWT key is configured/);
+  } finally {
+    for (const [name, value] of [['JUPYTERHUB_API_URL', saved.url], ['JUPYTERHUB_API_TOKEN', saved.token]] as const) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
   }
 });
 
@@ -163,7 +207,8 @@ test('hot reload applies a good change and keeps the last good config on a bad o
     writeFileSync(join(config, 'policies/extra.yaml'), 'policies:\n  - name: extra\n    effect: grant\n    datasets: { tagz: [x] }\n');
     await service.reload();
     assert.equal(service.config.policies.length, before + 1);
-    assert.match(errors.join('\n'), /config reload failed, still serving the last good config: .*extra\.yaml:4: policies\.0\.datasets: unknown key "tagz"/);
+    const refused = errors.map(line => JSON.parse(line)).filter(line => line.event === 'config_reload' && line.outcome === 'refused');
+    assert.match(refused[0]?.reason, /extra\.yaml:4: policies\.0\.datasets: unknown key "tagz".* \(the last good configuration keeps serving\)$/);
   } finally {
     await service.close();
   }
@@ -177,21 +222,115 @@ test('warden-service refuses to start on an invalid config and names file and li
   assert.match(result.stderr, /invalid configuration: .*policies\/bad\.yaml:5: policies\.0\.principals\.groups: must NOT have fewer than 1 items/);
 });
 
-test('the watcher reloads on its own when a policy file changes', async () => {
+test('the watcher reloads on its own at every change, also when files are replaced by rename (as deployments do)', async () => {
   const config = variant('policies/extra.yaml', 'policies: []\n');
   const service = await WardenService.start(config, quietLogger);
-  try {
-    service.watchConfig();
-    const before = service.config.policies.length;
-    // fs.watch needs a moment to set up its recursive watches.
-    await new Promise(resolve => setTimeout(resolve, 300));
-    writeFileSync(join(config, 'policies/extra.yaml'), 'policies:\n  - name: extra\n    effect: grant\n    datasets: { tags: [x] }\n    principals: { everyone: true }\n');
+  const policies = (count: number) =>
+    count === 0 ? 'policies: []\n' : 'policies:\n' + Array.from({ length: count }, (_, i) => `  - name: extra${i}\n    effect: grant\n    datasets: { tags: [x] }\n    principals: { everyone: true }\n`).join('');
+  const reloadedTo = async (count: number) => {
     const deadline = Date.now() + 5000;
-    while (service.config.policies.length === before && Date.now() < deadline) {
+    while (service.config.policies.filter(p => p.name.startsWith('extra')).length !== count && Date.now() < deadline) {
       await new Promise(resolve => setTimeout(resolve, 50));
     }
-    assert.equal(service.config.policies.length, before + 1);
+    assert.equal(service.config.policies.filter(p => p.name.startsWith('extra')).length, count);
+  };
+  try {
+    service.watchConfig();
+    writeFileSync(join(config, 'policies/extra.yaml'), policies(1));
+    await reloadedTo(1);
+    // Written aside and renamed over, again and again: each one is seen (a watch on the file
+    // itself would stay on the replaced file and miss every change after the first).
+    for (const count of [2, 0, 3]) {
+      writeFileSync(join(config, 'policies/extra.yaml.tmp'), policies(count));
+      renameSync(join(config, 'policies/extra.yaml.tmp'), join(config, 'policies/extra.yaml'));
+      await reloadedTo(count);
+    }
+    // A new catalog file counts too.
+    writeFileSync(join(config, 'catalog/more.yaml'), 'datasets:\n  - name: more.trial\n    source: { format: parquet, path: drug_xyz/trial_july2020.parquet }\n');
+    const deadline = Date.now() + 5000;
+    while (!service.catalog.get('more.trial') && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 50));
+    assert.ok(service.catalog.get('more.trial'));
   } finally {
     await service.close();
   }
+});
+
+test("a dataset's order_by is read as order keys; one that is not, or names a column the source lacks, is refused with file and line", async () => {
+  const catalog = (orderBy: string) =>
+    `datasets:\n  - name: extra.trial\n    source: { format: parquet, path: drug_xyz/trial_july2020.parquet }\n    order_by: ${orderBy}\n`;
+  const loaded = loadConfig(variant('catalog/extra.yaml', catalog('[enrolled_on DESC, "participant_id"]')));
+  assert.deepEqual(loaded.datasets.find(d => d.name === 'extra.trial')!.orderBy, [
+    { column: 'enrolled_on', descending: true },
+    { column: 'participant_id', descending: false }
+  ]);
+  const bad = loadError(variant('catalog/extra.yaml', catalog('[enrolled_on DOWN]')));
+  assert.equal(bad.line, 4);
+  assert.match(bad.problem, /order_by\.0: "enrolled_on DOWN" is not a column name, optionally followed by ASC or DESC/);
+  await assert.rejects(WardenService.start(variant('catalog/extra.yaml', catalog('[enrolment]')), quietLogger), (error: unknown) => {
+    assert.ok(error instanceof ConfigError);
+    assert.match(error.message, /extra\.yaml:2: dataset extra\.trial: order_by names column "enrolment", which is not in the source/);
+    return true;
+  });
+});
+
+test('a reload that removes or may weaken a deny, filter or mask is reported; one that only tightens is not', () => {
+  const origin = { file: 'policies/p.yaml', line: 2 };
+  const base = { datasets: { tags: ['clinical'] }, principals: { groups: ['analysts'] }, origin };
+  const before: Policy[] = [
+    { ...base, name: 'deny-contractors', effect: 'deny', principals: { groups: ['contractors', 'visitors'] } },
+    { ...base, name: 'own-region', effect: 'row_filter', filter: parseExpression('country = user.region') },
+    { ...base, name: 'ssn', effect: 'column_mask', columns: { tags: ['pii'] }, mask: { type: 'show_last', n: 4 } },
+    { ...base, name: 'placebo', effect: 'cell_mask', columns: { names: ['adverse_events'] }, mask: { type: 'redact' }, when: parseExpression("arm = 'placebo'") },
+    { ...base, name: 'names', effect: 'column_mask', columns: { names: ['name'] }, mask: { type: 'hash' } },
+    { ...base, name: 'readers', effect: 'grant' }
+  ];
+  const tightened: Policy[] = [
+    { ...base, name: 'deny-contractors', effect: 'deny', principals: { groups: ['contractors', 'visitors', 'interns'] }, datasets: { tags: ['clinical', 'commercial'] } },
+    { ...base, name: 'own-region', effect: 'row_filter', filter: parseExpression('country = user.region') },
+    { ...base, name: 'ssn', effect: 'column_mask', columns: { tags: ['pii', 'pii.ssn'] }, mask: { type: 'show_last', n: 2 } },
+    { ...base, name: 'placebo', effect: 'cell_mask', columns: { names: ['adverse_events'] }, mask: { type: 'redact', value: '[blinded]' }, when: parseExpression("arm = 'placebo'") },
+    { ...base, name: 'names', effect: 'column_mask', columns: { names: ['name'] }, mask: { type: 'hide' } }
+  ];
+  assert.deepEqual(weakenedProtections(before, tightened), []);
+  const weakened: Policy[] = [
+    { ...base, name: 'deny-contractors', effect: 'deny', principals: { groups: ['contractors'] } },
+    { ...base, name: 'own-region', effect: 'row_filter', filter: parseExpression("country = user.region OR country = 'DE'") },
+    { ...base, name: 'ssn', effect: 'column_mask', columns: { tags: ['pii'] }, mask: { type: 'show_last', n: 6 }, unless: { groups: ['seniors'] } },
+    { ...base, name: 'placebo', effect: 'cell_mask', columns: { names: [] }, mask: { type: 'redact' }, when: parseExpression("arm = 'placebo'") }
+  ];
+  assert.deepEqual(
+    weakenedProtections(before, weakened).map(w => [w.policy, w.file, w.line, w.changes]),
+    [
+      ['deny-contractors', 'policies/p.yaml', 2, ['applies to fewer principals']],
+      ['own-region', 'policies/p.yaml', 2, [`filter changed from "country = user.region" to "country = user.region OR country = 'DE'"`]],
+      ['ssn', 'policies/p.yaml', 2, ['exempts more principals (unless)', 'mask weakened from {"type":"show_last","n":4} to {"type":"show_last","n":6}']],
+      ['placebo', 'policies/p.yaml', 2, ['masks fewer columns']],
+      ['names', 'policies/p.yaml', 2, ['removed']]
+    ]
+  );
+});
+
+test('a row filter on a column that some selected dataset lacks stops the start with file, line and the datasets', async () => {
+  const config = variant('policies/extra.yaml', "policies:\n  - name: by-plant\n    effect: row_filter\n    datasets: { tags: [clinical, commercial] }\n    principals: { everyone: true }\n    filter: plant = 'Basel'\n");
+  await assert.rejects(WardenService.start(config, quietLogger), (error: unknown) => {
+    assert.ok(error instanceof ConfigError);
+    assert.match(error.file, /policies\/extra\.yaml$/);
+    assert.equal(error.line, 2);
+    assert.match(error.problem, /^policy by-plant: filter reads column "plant", which drug_xyz\.trial_july2020 \(selected by tag clinical\), drug_xyz\.trial_march2021 \(selected by tag clinical\), drug_abc\.trial_jan2022 \(selected by tag clinical\) do not have: fix the column name, or narrow the policy's datasets to those that have it$/);
+    return true;
+  });
+});
+
+test('a row filter comparing a column with a value of another type stops the start, naming the users whose attribute differs', async () => {
+  const config = variant('directory.yaml', readFileSync(join(demo.configDir, 'directory.yaml'), 'utf8').replace('attributes: { company: Acme CRO }', 'attributes: { company: Acme CRO, region: 49 }'));
+  writeFileSync(join(config, 'policies/extra.yaml'), "policies:\n  - name: region-for-everyone\n    effect: row_filter\n    datasets: { names: [drug_xyz.trial_july2020] }\n    principals: { everyone: true }\n    filter: country = user.region OR enrolled_on >= '2020-07-03'\n");
+  await assert.rejects(WardenService.start(config, quietLogger), (error: unknown) => {
+    assert.ok(error instanceof ConfigError);
+    assert.equal(error.line, 2);
+    assert.equal(
+      error.problem,
+      'policy region-for-everyone: filter compares column "country" (VARCHAR in drug_xyz.trial_july2020) with user.region, which is a number for carlos in directory.yaml: compare values of the column\'s type (text)'
+    );
+    return true;
+  });
 });

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Policy } from '../config/types';
+import { MaskSpec } from '../../common/api';
+import { Policy } from '../policy/types';
 import { decide } from '../policy/decide';
 import { describeExpression } from '../policy/describe';
 import { parseExpression } from '../policy/parse';
@@ -23,7 +24,7 @@ const eve = { user: 'eve', groups: [], attributes: {} };
 
 const grant: Policy = { name: 'grant-clinical', effect: 'grant', datasets: { tags: ['clinical'] }, principals: { groups: ['analysts', 'privacy-officers'] }, origin };
 
-function mask(name: string, columns: { names?: string[]; tags?: string[] }, maskSpec: Policy extends never ? never : any, extra: Partial<Policy> = {}): Policy {
+function mask(name: string, columns: { names?: string[]; tags?: string[] }, maskSpec: MaskSpec, extra: Partial<Policy> = {}): Policy {
   return { name, effect: 'column_mask', datasets: { names: ['drug_xyz.*'] }, principals: { everyone: true }, columns, mask: maskSpec, origin, ...extra } as Policy;
 }
 
@@ -56,7 +57,8 @@ test('the most restrictive column mask wins, and says which policy and tag decid
   assert.equal(ssn.effect.description, 'keyed SHA-256 hash (per dataset)');
   const email = decision.columns.find(c => c.name === 'email')!;
   assert.equal(email.effect.policy, 'pii-hash');
-  assert.deepEqual(decision.policies, ['grant-clinical', 'ssn-last4', 'pii-hash', 'email-domain']);
+  // The masks pii-hash overrode did not shape the view: they are not listed.
+  assert.deepEqual(decision.policies, ['grant-clinical', 'pii-hash']);
 });
 
 test('ties between equally restrictive masks go to the policy listed first', () => {
@@ -71,6 +73,7 @@ test('hide drops the column and its cell masks; exceptions exempt principals', (
     { name: 'cell', effect: 'cell_mask', datasets: { tags: ['clinical'] }, principals: { everyone: true }, columns: { names: ['ssn', 'adverse_events'] }, mask: { type: 'null' }, when: parseExpression("country = 'DE'"), origin } as Policy
   ];
   const forAlice = decide(alice, dataset, policies);
+  assert.deepEqual(forAlice.policies, ['grant-clinical', 'hide-pii', 'cell']);
   assert.equal(forAlice.columns.find(c => c.name === 'ssn')!.effect.access, 'hidden');
   assert.deepEqual(forAlice.columns.find(c => c.name === 'ssn')!.cellMasks, []);
   const events = forAlice.columns.find(c => c.name === 'adverse_events')!;

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { DuckDBEngine, streamingBuffer } from '../engine/duckdb';
+import { DuckDBEngine, queryShape, streamingBuffer } from '../engine/duckdb';
 import { CompiledScan } from '../engine/compile';
 
 test('values and nulls survive the raw-memory copy for every type', async () => {
@@ -135,6 +135,9 @@ test('sparse and dense results stream every row in order (the chunks read to siz
   assert.equal(streamingBuffer(16 * 2048, 16), 8 * 1024 * 1024);
   assert.equal(streamingBuffer(16 * 205, 16), Math.floor((48 * 1024 * 1024 * 205) / 2048));
   assert.equal(streamingBuffer(16 * 2, 16), 256 * 1024);
+  // Names and literals cannot pass for clauses.
+  assert.deepEqual(queryShape(`SELECT "WHERE x", 'ORDER BY' FROM t`), { filters: false, sorts: false });
+  assert.deepEqual(queryShape(`SELECT "a""WHERE" FROM t WHERE (a = $1) ORDER BY "b" DESC`), { filters: true, sorts: true });
   const engine = await DuckDBEngine.create();
   try {
     for (const [every, rows] of [[1000, 3000], [1, 300_000]]) {

@@ -6,7 +6,7 @@ import { SignJWT, exportJWK, exportSPKI, generateKeyPair } from 'jose';
 import { AuthenticationError, TokenVerifier, principalFrom } from '../identity/verify';
 import { SECRET, tempDir, token } from './helpers';
 
-const hsSettings = { audience: 'warden', issuer: 'jupyter-server', hs256SecretEnv: 'WARDEN_JWT_SECRET', algorithms: ['HS256'] };
+const hsSettings = { audience: 'warden', issuer: 'jupyter-server', hs256SecretEnv: 'WARDEN_JWT_SECRET', algorithms: ['HS256'], trustedClaims: [], maxTokenLifetimeSeconds: 24 * 3600 };
 
 async function rejects(verifier: TokenVerifier, authorization: string | undefined, message: RegExp): Promise<void> {
   await assert.rejects(verifier.verify(authorization), (error: unknown) => error instanceof AuthenticationError && message.test(error.message));
@@ -48,7 +48,7 @@ test('RS256 and ES256 against a JWKS file; HS256 signed with the public key is r
     const jwks = { keys: [{ ...(await exportJWK(rsa.publicKey)), kid: 'rsa', alg: 'RS256' }, { ...(await exportJWK(ec.publicKey)), kid: 'ec', alg: 'ES256' }] };
     const jwksFile = join(dir.path, 'jwks.json');
     writeFileSync(jwksFile, JSON.stringify(jwks));
-    const verifier = new TokenVerifier({ audience: 'warden', jwksFile, algorithms: ['RS256', 'ES256'] });
+    const verifier = new TokenVerifier({ audience: 'warden', jwksFile, algorithms: ['RS256', 'ES256'], trustedClaims: [], maxTokenLifetimeSeconds: 3600 });
     const sign = (alg: string, kid: string, key: Parameters<SignJWT['sign']>[0]) =>
       new SignJWT({ groups: ['analysts'] }).setProtectedHeader({ alg, kid }).setSubject('bob').setAudience('warden').setExpirationTime('5m').sign(key);
     assert.equal((await verifier.verify(`Bearer ${await sign('RS256', 'rsa', rsa.privateKey)}`)).sub, 'bob');
@@ -62,14 +62,34 @@ test('RS256 and ES256 against a JWKS file; HS256 signed with the public key is r
   }
 });
 
-test('principal: claims first, completed by the directory; malformed claims refused', () => {
+test('principal: subject only by default; groups and attributes from claims only where the issuer is trusted for them', () => {
   const directory = new Map([['alice', { groups: ['analysts'], attributes: { region: 'US', clearance: 'standard' } }]]);
-  assert.deepEqual(principalFrom({ sub: 'alice', groups: ['beta'], attributes: { clearance: 'high' } }, directory), {
+  const claims = { sub: 'alice', groups: ['privacy-officers'], attributes: { clearance: 'high', region: 'FR' } };
+  assert.deepEqual(principalFrom(claims, directory, []), { user: 'alice', groups: ['analysts'], attributes: { region: 'US', clearance: 'standard' } });
+  assert.deepEqual(principalFrom(claims, directory, ['groups']), { user: 'alice', groups: ['privacy-officers', 'analysts'], attributes: { region: 'US', clearance: 'standard' } });
+  assert.deepEqual(principalFrom(claims, directory, ['groups', 'attributes']), {
     user: 'alice',
-    groups: ['beta', 'analysts'],
-    attributes: { region: 'US', clearance: 'high' }
+    groups: ['privacy-officers', 'analysts'],
+    attributes: { region: 'FR', clearance: 'high' }
   });
-  assert.deepEqual(principalFrom({ sub: 'nobody' }, directory), { user: 'nobody', groups: [], attributes: {} });
-  assert.throws(() => principalFrom({ sub: 'alice', groups: 'admins' }, directory), /claim groups must be a list of strings/);
-  assert.throws(() => principalFrom({ sub: 'alice', attributes: { x: { y: 1 } } }, directory), /attributes\.x must be/);
+  assert.deepEqual(principalFrom({ sub: 'nobody' }, directory, ['groups', 'attributes']), { user: 'nobody', groups: [], attributes: {} });
+  // Malformed claims are refused only where they would be used.
+  assert.deepEqual(principalFrom({ sub: 'alice', groups: 'admins' }, directory, []).groups, ['analysts']);
+  assert.throws(() => principalFrom({ sub: 'alice', groups: 'admins' }, directory, ['groups']), /claim groups must be a list of strings/);
+  assert.throws(() => principalFrom({ sub: 'alice', attributes: { x: { y: 1 } } }, directory, ['attributes']), /attributes\.x must be/);
+});
+
+test('lifetime: a token valid for longer than the configured maximum is refused, counted from iat or from now', async () => {
+  const verifier = new TokenVerifier({ ...hsSettings, maxTokenLifetimeSeconds: 3600 });
+  const sign = (build: (jwt: SignJWT) => SignJWT) =>
+    build(new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').setAudience('warden').setIssuer('jupyter-server')).sign(new TextEncoder().encode(SECRET));
+  const now = Math.floor(Date.now() / 1000);
+  assert.equal((await verifier.verify(`Bearer ${await sign(jwt => jwt.setIssuedAt(now).setExpirationTime(now + 3600))}`)).sub, 'alice');
+  await rejects(verifier, `Bearer ${await sign(jwt => jwt.setIssuedAt(now).setExpirationTime(now + 10 * 365 * 86400))}`, /token lifetime of 3650 days exceeds the maximum of 60 minutes/);
+  // Issued long ago, still valid for a minute: the whole lifetime counts.
+  await rejects(verifier, `Bearer ${await sign(jwt => jwt.setIssuedAt(now - 7200).setExpirationTime(now + 60))}`, /token lifetime of 2 hours exceeds/);
+  // No iat, or an iat in the future: counted from now.
+  await rejects(verifier, `Bearer ${await sign(jwt => jwt.setExpirationTime(now + 7200))}`, /token lifetime of 2 hours exceeds/);
+  await rejects(verifier, `Bearer ${await sign(jwt => jwt.setIssuedAt(now + 7000).setExpirationTime(now + 7200))}`, /token lifetime of 2 hours exceeds/);
+  assert.equal((await verifier.verify(`Bearer ${await sign(jwt => jwt.setExpirationTime(now + 600))}`)).sub, 'alice');
 });

@@ -24,6 +24,10 @@ export interface PostgresCluster {
   sql<Row extends object = Record<string, unknown>>(text: string, params?: unknown[], database?: string): Promise<Row[]>;
   /** A superuser client of `database`, for tests that need their own session. */
   connect(database?: string): Promise<pg.Client>;
+  /** Stops the server (a fast shutdown: sessions are ended) and keeps its files, for `resume`. */
+  pause(): void;
+  /** Starts the paused server again, on the same port. */
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -73,8 +77,11 @@ export async function startPostgres(): Promise<PostgresCluster> {
     const port = await freePort();
     // fsync off: the cluster is thrown away; it does not change what the tests check.
     const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off`;
-    run('pg_ctl', ['-D', dataDir, '-l', join(dir, 'server.log'), '-o', options, '-w', 'start']);
-    started = true;
+    const start = () => {
+      run('pg_ctl', ['-D', dataDir, '-l', join(dir, 'server.log'), '-o', options, '-w', 'start']);
+      started = true;
+    };
+    start();
     const connect = async (database = 'postgres') => {
       const client = new pg.Client({ host: dir, port, user: 'postgres', database });
       await client.connect();
@@ -93,6 +100,11 @@ export async function startPostgres(): Promise<PostgresCluster> {
           await client.end();
         }
       },
+      pause() {
+        run('pg_ctl', ['-D', dataDir, '-m', 'fast', '-w', 'stop']);
+        started = false;
+      },
+      resume: start,
       stop
     };
   } catch (error) {

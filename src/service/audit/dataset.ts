@@ -1,19 +1,28 @@
 /**
  * `warden.audit_log`: the audit log served as a dataset, governed like any other. Built-in
  * policies (overridable by defining a policy of the same name): everyone may read it, a
- * user sees only their own records unless in group `compliance`.
+ * user sees only their own records, and not the compliance-only columns (what really
+ * happened where they were told otherwise), unless in group `compliance`. The service adds
+ * these built-ins to the loaded configuration (service.ts).
  */
-import { AuditSettings, DatasetConfig, Policy, Source } from '../config/types';
+import { AuditSettings, Builtins, DatasetConfig } from '../config/types';
+import { Source } from '../engine/source';
 import { parseExpression } from '../policy/parse';
-import { AUDIT_COLUMNS } from './record';
+import { Policy } from '../policy/types';
+import { AUDIT_COLUMNS, COMPLIANCE_ONLY_TAG } from './record';
 
 export const AUDIT_DATASET = 'warden.audit_log';
 export const COMPLIANCE_GROUP = 'compliance';
 
-/** The dataset reads wherever the sink writes: the file, or the table replicas share. */
+/**
+ * The dataset reads wherever the sink writes: the file (JSON lines of declared types, with the
+ * files it was rotated to), or the table replicas share.
+ */
 export function auditDataset(audit: AuditSettings): DatasetConfig {
   const source: Source =
-    audit.sink === 'file' ? { format: 'audit', path: audit.path } : { format: 'postgres', connection: audit.connection, table: audit.table };
+    audit.sink === 'file'
+      ? { format: 'jsonl', path: audit.path, columns: AUDIT_COLUMNS.map(({ name, type }) => ({ name, type })), log: true }
+      : { format: 'postgres', connection: audit.connection, table: audit.table };
   return {
     name: AUDIT_DATASET,
     database: 'warden',
@@ -22,7 +31,9 @@ export function auditDataset(audit: AuditSettings): DatasetConfig {
     owner: 'warden',
     tags: ['audit'],
     source,
-    columns: AUDIT_COLUMNS.map(column => ({ name: column.name, tags: [], description: column.description })),
+    columns: AUDIT_COLUMNS.map(column => ({ name: column.name, tags: column.tags ?? [], description: column.description })),
+    // Newest first: what people look for in a log.
+    orderBy: [{ column: 'time', descending: true }],
     origin: { file: '<built-in>', line: 0 }
   };
 }
@@ -40,6 +51,22 @@ export function builtinAuditPolicies(): Policy[] {
       unless: { groups: [COMPLIANCE_GROUP] },
       filter: parseExpression('user_name = user.name'),
       origin
+    },
+    {
+      name: 'builtin-audit-compliance-columns',
+      effect: 'column_mask',
+      datasets,
+      principals: { everyone: true },
+      unless: { groups: [COMPLIANCE_GROUP] },
+      columns: { tags: [COMPLIANCE_ONLY_TAG] },
+      mask: { type: 'hide' },
+      origin
     }
   ];
 }
+
+/** The audit log's dataset and policies, for loadConfig. */
+export const AUDIT_BUILTINS: Builtins = {
+  datasets: settings => [auditDataset(settings.audit)],
+  policies: builtinAuditPolicies
+};

@@ -5,23 +5,39 @@
  * writes never queue behind long scans on the query pools.
  */
 import pg from 'pg';
-import { PostgresConnection } from '../config/types';
-import { describeConnection, poolConfig, qualifiedName } from '../engine/postgres';
+import { PostgresConnection, describeConnection, poolConfig, qualifiedName } from '../engine/postgres/pool';
 import { quoteIdent } from '../engine/sql';
 import { AuditSink, GroupCommit } from './log';
-import { AUDIT_COLUMNS, AuditRecord } from './record';
+import { AUDIT_COLUMNS, AuditRecord, storable } from './record';
 
 /** PostgreSQL types of the audit columns (AUDIT_COLUMNS gives DuckDB's). */
 const PG_TYPES: Record<string, string> = { TIMESTAMPTZ: 'timestamp with time zone', VARCHAR: 'text', BIGINT: 'bigint' };
 const REQUIRED = new Set(['time', 'request_id', 'event', 'client', 'action', 'outcome']);
+/** Columns that audit tables created by earlier versions lack. */
+const ADDED_LATER = new Set(['actual_outcome', 'actual_reason', 'raw_values']);
+
+/**
+ * Whether PostgreSQL refused a record's content (data exception, constraint violation: SQLSTATE
+ * classes 22 and 23) rather than failing as a whole (connection, disk, permissions).
+ */
+function refusesRecord(error: Error): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && /^2[23]/.test(code);
+}
+
+/** A readiness probe answers within this, or the sink counts as not writable. */
+const PROBE_TIMEOUT_MS = 3000;
 
 export class PostgresAuditSink implements AuditSink {
   private readonly pool: pg.Pool;
+  /** Its own connection for readiness probes, so that one never waits behind a commit. */
+  private probes?: pg.Pool;
   private readonly relation: string;
   private readonly insert: string;
   private readonly commits = new GroupCommit(
     records => this.pool.query(this.insert, this.columnArrays(records)).then(() => undefined),
-    error => `audit table ${this.table} (${describeConnection(this.connection)}) cannot be written: ${error.message}`
+    error => `audit table ${this.table} (${describeConnection(this.connection)}) cannot be written: ${error.message}`,
+    refusesRecord
   );
 
   constructor(
@@ -54,7 +70,9 @@ export class PostgresAuditSink implements AuditSink {
       await client.query('BEGIN');
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`warden audit ${this.relation}`]);
       const exists = await client.query('SELECT to_regclass($1) IS NOT NULL AS exists', [this.relation]);
-      if (!exists.rows[0].exists) {
+      if (exists.rows[0].exists) {
+        await this.addMissingColumns(client);
+      } else {
         const columns = AUDIT_COLUMNS.map(
           column => `${quoteIdent(column.name)} ${PG_TYPES[column.type]}${REQUIRED.has(column.name) ? ' NOT NULL' : ''}`
         );
@@ -73,13 +91,30 @@ export class PostgresAuditSink implements AuditSink {
     }
   }
 
-  private async checkColumns(client: pg.PoolClient): Promise<void> {
+  private async columnTypes(client: pg.PoolClient): Promise<Map<string, string>> {
     const { rows } = await client.query<{ name: string; type: string }>(
       `SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute
        WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped`,
       [this.relation]
     );
-    const actual = new Map(rows.map(row => [row.name, row.type]));
+    return new Map(rows.map(row => [row.name, row.type]));
+  }
+
+  /**
+   * A table made by an earlier version gets the columns added since (NULL in its rows), but
+   * only if it has every other audit column: a table of another shape is left alone (and refused).
+   */
+  private async addMissingColumns(client: pg.PoolClient): Promise<void> {
+    const actual = await this.columnTypes(client);
+    const missing = AUDIT_COLUMNS.filter(column => !actual.has(column.name));
+    if (missing.length === 0 || !missing.every(column => ADDED_LATER.has(column.name))) return;
+    for (const column of missing) {
+      await client.query(`ALTER TABLE ${this.relation} ADD COLUMN ${quoteIdent(column.name)} ${PG_TYPES[column.type]}`);
+    }
+  }
+
+  private async checkColumns(client: pg.PoolClient): Promise<void> {
+    const actual = await this.columnTypes(client);
     const wrong = AUDIT_COLUMNS.filter(column => actual.get(column.name) !== PG_TYPES[column.type]).map(
       column => `${column.name} ${PG_TYPES[column.type]} (${actual.has(column.name) ? `is ${actual.get(column.name)}` : 'missing'})`
     );
@@ -93,10 +128,22 @@ export class PostgresAuditSink implements AuditSink {
   }
 
   private columnArrays(records: AuditRecord[]): unknown[][] {
-    return AUDIT_COLUMNS.map(column => records.map(record => record[column.name]));
+    const stored = records.map(storable);
+    return AUDIT_COLUMNS.map(column => stored.map(record => record[column.name]));
+  }
+
+  /** The table answers a query within PROBE_TIMEOUT_MS and the last commit worked. */
+  async ready(): Promise<void> {
+    if (!this.probes) {
+      this.probes = new pg.Pool({ ...poolConfig(this.connection, 1), connectionTimeoutMillis: PROBE_TIMEOUT_MS, query_timeout: PROBE_TIMEOUT_MS });
+      // A probe connection lost while idle is found by the next probe.
+      this.probes.on('error', () => undefined);
+    }
+    await this.probes.query(`SELECT 1 FROM ${this.relation} LIMIT 0`);
   }
 
   async close(): Promise<void> {
+    await this.probes?.end();
     await this.commits.idle();
     await this.pool.end();
   }

@@ -1,29 +1,26 @@
 /** Loads and validates a config directory into a WardenConfig. Any problem: ConfigError with file and line. */
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { AttributeValue, MaskSpec } from '../../common/api';
+import { parseOrderKey } from '../../common/order';
+import { ConnectionContext, ConnectionSettings } from '../engine/engine';
+import { DEFAULT_KIND, ENGINE_KINDS } from '../engine/kinds';
+import { FileFormat, Source } from '../engine/source';
 import { ExpressionError, parseExpression } from '../policy/parse';
-import { AUDIT_DATASET, builtinAuditPolicies, auditDataset } from '../audit/dataset';
-import catalogSchema from './schema/catalog.schema.json';
-import directorySchema from './schema/directory.schema.json';
-import policiesSchema from './schema/policies.schema.json';
-import wardenSchema from './schema/warden.schema.json';
+import { Policy } from '../policy/types';
 import { resolveSourcePath } from './paths';
-import {
-  AuditSettings,
-  DatasetConfig,
-  DirectoryEntry,
-  FileFormat,
-  IdentitySettings,
-  Policy,
-  PostgresConnection,
-  ServiceSettings,
-  Source,
-  WardenConfig
-} from './types';
+import { resourceSettings, thisMachine } from './resources';
+import { CatalogYaml, SettingsYaml, catalogSchema, directorySchema, policiesSchema, settingsSchema } from './schemas';
+import { AuditSettings, Builtins, DatasetConfig, DirectoryEntry, IdentitySettings, ServiceSettings, WardenConfig } from './types';
 import { ConfigError, YamlFile, validate } from './yaml-file';
 
 export { ConfigError };
+
+const KINDS = [...ENGINE_KINDS.values()];
+const SETTINGS_SCHEMA = settingsSchema(KINDS);
+const CATALOG_SCHEMA = catalogSchema(KINDS);
+
+/** No built-in datasets or policies: the configuration exactly as the files say. */
+export const NO_BUILTINS: Builtins = { datasets: () => [], policies: () => [] };
 
 function yamlFiles(dir: string): string[] {
   if (!existsSync(dir)) return [];
@@ -33,53 +30,37 @@ function yamlFiles(dir: string): string[] {
     .map(name => join(dir, name));
 }
 
-interface ConnectionYaml {
-  host: string;
-  port?: number;
-  database: string;
-  user: string;
-  password_env?: string;
-  ssl?: PostgresConnection['ssl'];
-  ssl_ca_file?: string;
-  pool_size?: number;
-}
-
 const DEFAULT_AUDIT_TABLE = 'warden_audit';
 
-function loadSettings(configDir: string): ServiceSettings {
+/** Loads warden.yaml; `inputs` gets the other files it names (keys, certificates). */
+function loadSettings(configDir: string, inputs: string[]): ServiceSettings {
   const path = join(configDir, 'warden.yaml');
   if (!existsSync(path)) {
     throw new ConfigError(path, 1, 'missing: every config directory needs a warden.yaml (see docs/configuration.md)');
   }
   const file = YamlFile.read(path);
-  validate(file, wardenSchema);
-  const data = file.data as {
-    data_roots: string[];
-    identity: { audience: string; issuer?: string; hs256_secret_env?: string; jwks_file?: string; jwks_url?: string; algorithms?: string[] };
-    connections?: Record<string, ConnectionYaml>;
-    audit: { path?: string; postgres?: { connection: string; table?: string } };
-    masking?: { key_file?: string };
-  };
-  const identity: IdentitySettings = {
-    audience: data.identity.audience,
-    issuer: data.identity.issuer,
-    hs256SecretEnv: data.identity.hs256_secret_env,
-    jwksFile: data.identity.jwks_file && resolve(configDir, data.identity.jwks_file),
-    jwksUrl: data.identity.jwks_url,
-    algorithms:
-      data.identity.algorithms ??
-      [...(data.identity.hs256_secret_env ? ['HS256'] : []), ...(data.identity.jwks_file || data.identity.jwks_url ? ['RS256', 'ES256'] : [])]
-  };
-  if (identity.algorithms.includes('HS256') && !identity.hs256SecretEnv) {
-    file.fail(['identity', 'algorithms'], 'HS256 is listed but hs256_secret_env is not set');
+  const data = validate(file, SETTINGS_SCHEMA);
+  const identity = loadIdentity(configDir, data.identity, file);
+  if (identity.jwksFile) inputs.push(identity.jwksFile);
+  const connections = new Map<string, ConnectionSettings>();
+  for (const [name, yaml] of Object.entries(data.connections ?? {})) {
+    // The schema has checked the connection against its kind's own schema.
+    const kind = ENGINE_KINDS.get(yaml.kind ?? DEFAULT_KIND)!;
+    const context: ConnectionContext = {
+      fail: (at, problem) => file.fail(['connections', name, ...at], problem),
+      readFile: fileName => {
+        const path = resolve(configDir, fileName);
+        inputs.push(path);
+        return readFileSync(path, 'utf8');
+      }
+    };
+    connections.set(name, kind.connection(name, yaml, context));
   }
-  const connections = new Map(
-    Object.entries(data.connections ?? {}).map(([name, connection]) => [name, loadConnection(configDir, name, connection, file)])
-  );
   let audit: AuditSettings;
   if (data.audit.postgres) {
     const { connection, table = DEFAULT_AUDIT_TABLE } = data.audit.postgres;
-    checkConnection(connection, connections, file, ['audit', 'postgres', 'connection']);
+    const at = ['audit', 'postgres', 'connection'];
+    checkConnection(connection, 'postgres', connections, file, at);
     audit = { sink: 'postgres', connection, table };
   } else {
     audit = { sink: 'file', path: resolve(configDir, data.audit.path!) };
@@ -90,57 +71,78 @@ function loadSettings(configDir: string): ServiceSettings {
     identity,
     connections,
     audit,
-    maskKey: loadMaskKey(configDir, data.masking?.key_file, file)
+    maskKey: loadMaskKey(configDir, data.masking?.key_file, file, inputs),
+    resources: resourceSettings(data.resources, configDir, thisMachine())
   };
 }
 
-function loadConnection(configDir: string, name: string, connection: ConnectionYaml, file: YamlFile): PostgresConnection {
-  const at = ['connections', name];
-  let password: string | undefined;
-  if (connection.password_env) {
-    password = process.env[connection.password_env];
-    if (!password) {
-      file.fail([...at, 'password_env'], `connection ${name}: the environment variable ${connection.password_env} is not set (it holds the password)`);
-    }
-  }
-  const ssl = connection.ssl ?? 'disable';
-  let sslCa: string | undefined;
-  if (connection.ssl_ca_file) {
-    if (ssl !== 'verify-full') {
-      file.fail([...at, 'ssl_ca_file'], `connection ${name}: ssl_ca_file needs ssl: verify-full (with ssl: ${ssl} the certificate would not be checked)`);
-    }
-    try {
-      sslCa = readFileSync(resolve(configDir, connection.ssl_ca_file), 'utf8');
-    } catch (error) {
-      file.fail([...at, 'ssl_ca_file'], `connection ${name}: cannot read ssl_ca_file: ${(error as Error).message}`);
-    }
-  }
-  return {
-    name,
-    host: connection.host,
-    port: connection.port ?? 5432,
-    database: connection.database,
-    user: connection.user,
-    password,
-    ssl,
-    sslCa,
-    poolSize: connection.pool_size ?? 10
+const DEFAULT_MAX_JWT_LIFETIME_SECONDS = 24 * 3600;
+const DEFAULT_MAX_HUB_TOKEN_LIFETIME_SECONDS = 30 * 24 * 3600;
+const DEFAULT_HUB_CACHE_SECONDS = 10;
+
+/** The issuers callers' credentials are checked with: a JWT key, JupyterHub, or both. */
+function loadIdentity(configDir: string, data: SettingsYaml['identity'], file: YamlFile): IdentitySettings {
+  const jwtKey = Boolean(data.hs256_secret_env || data.jwks_file || data.jwks_url);
+  const identity: IdentitySettings = {
+    audience: data.audience,
+    issuer: data.issuer,
+    hs256SecretEnv: data.hs256_secret_env,
+    jwksFile: data.jwks_file && resolve(configDir, data.jwks_file),
+    jwksUrl: data.jwks_url,
+    algorithms: data.algorithms ?? [...(data.hs256_secret_env ? ['HS256'] : []), ...(data.jwks_file || data.jwks_url ? ['RS256', 'ES256'] : [])],
+    trustedClaims: data.trusted_claims ?? [],
+    maxTokenLifetimeSeconds: data.max_token_lifetime_seconds ?? DEFAULT_MAX_JWT_LIFETIME_SECONDS
   };
+  if (jwtKey && !data.audience) {
+    file.fail(['identity'], 'identity: missing "audience", the `aud` every JWT must carry (required with hs256_secret_env, jwks_file or jwks_url)');
+  }
+  if (identity.algorithms.includes('HS256') && !identity.hs256SecretEnv) {
+    file.fail(['identity', 'algorithms'], 'HS256 is listed but hs256_secret_env is not set');
+  }
+  if (data.algorithms && !jwtKey) {
+    file.fail(['identity', 'algorithms'], 'algorithms are listed but no JWT key is configured (hs256_secret_env, jwks_file or jwks_url)');
+  }
+  if (data.hub) {
+    const at = ['identity', 'hub'];
+    const apiUrl = data.hub.api_url ?? process.env.JUPYTERHUB_API_URL;
+    if (!apiUrl) {
+      file.fail(at, 'identity.hub: no hub API URL: set identity.hub.api_url, or run Warden as a JupyterHub service (the hub sets JUPYTERHUB_API_URL)');
+    }
+    const tokenEnv = data.hub.service_token_env ?? 'JUPYTERHUB_API_TOKEN';
+    const serviceToken = process.env[tokenEnv];
+    if (!serviceToken) {
+      file.fail(at, `identity.hub: the environment variable ${tokenEnv} with the service's own hub token is not set: run Warden as a JupyterHub service, or set identity.hub.service_token_env`);
+    }
+    identity.hub = {
+      apiUrl: apiUrl.replace(/\/+$/, ''),
+      serviceToken,
+      trustedClaims: data.hub.trusted_claims ?? [],
+      maxTokenLifetimeSeconds: data.hub.max_token_lifetime_seconds ?? DEFAULT_MAX_HUB_TOKEN_LIFETIME_SECONDS,
+      cacheSeconds: data.hub.cache_seconds ?? DEFAULT_HUB_CACHE_SECONDS
+    };
+  }
+  return identity;
 }
 
-function checkConnection(name: string, connections: Map<string, PostgresConnection>, file: YamlFile, at: (string | number)[]): void {
-  if (!connections.has(name)) {
+/** A reference to a connection must name one of the kind it needs. */
+function checkConnection(name: string, kind: string, connections: Map<string, ConnectionSettings>, file: YamlFile, at: (string | number)[]): void {
+  const connection = connections.get(name);
+  if (!connection) {
     const known = [...connections.keys()];
     file.fail(at, `unknown connection "${name}": ${known.length ? `warden.yaml defines ${known.join(', ')}` : 'warden.yaml defines no connections'}`);
   }
+  if (connection.kind !== kind) {
+    file.fail(at, `connection "${name}" is a ${connection.kind} connection; this needs a ${kind} one`);
+  }
 }
 
-function loadMaskKey(configDir: string, keyFile: string | undefined, file: YamlFile): string {
+function loadMaskKey(configDir: string, keyFile: string | undefined, file: YamlFile, inputs: string[]): string {
   const fromEnv = process.env.WARDEN_MASK_KEY;
   if (fromEnv) return fromEnv;
   if (!keyFile) {
     return file.fail(['masking'], 'no masking key: set masking.key_file or the WARDEN_MASK_KEY environment variable');
   }
+  inputs.push(resolve(configDir, keyFile));
   try {
     const key = readFileSync(resolve(configDir, keyFile), 'utf8').trim();
     if (key.length < 16) {
@@ -157,60 +159,53 @@ function loadDirectory(configDir: string): Map<string, DirectoryEntry> {
   const directory = new Map<string, DirectoryEntry>();
   const path = join(configDir, 'directory.yaml');
   if (!existsSync(path)) return directory;
-  const file = YamlFile.read(path);
-  validate(file, directorySchema);
-  const data = file.data as { users?: Record<string, { groups?: string[]; attributes?: Record<string, AttributeValue> }> };
+  const data = validate(YamlFile.read(path), directorySchema);
   for (const [user, entry] of Object.entries(data.users ?? {})) {
-    directory.set(user, { groups: entry?.groups ?? [], attributes: entry?.attributes ?? {} });
+    directory.set(user, { groups: entry.groups ?? [], attributes: entry.attributes ?? {} });
   }
   return directory;
 }
 
-function loadDatasets(configDir: string, settings: ServiceSettings): DatasetConfig[] {
+function loadDatasets(configDir: string, settings: ServiceSettings, builtins: DatasetConfig[]): DatasetConfig[] {
   const datasets: DatasetConfig[] = [];
+  const builtin = new Set(builtins.map(dataset => dataset.name));
   const seen = new Map<string, string>();
   for (const path of yamlFiles(join(configDir, 'catalog'))) {
     const file = YamlFile.read(path);
-    validate(file, catalogSchema);
-    const entries = (file.data as { datasets: Record<string, unknown>[] }).datasets;
-    entries.forEach((entry, index) => {
+    validate(file, CATALOG_SCHEMA).datasets.forEach((entry, index) => {
       const at = ['datasets', index];
-      const name = entry.name as string;
-      if (name === AUDIT_DATASET) file.fail([...at, 'name'], `${AUDIT_DATASET} is built in and cannot be redefined`);
+      const { name } = entry;
+      if (builtin.has(name)) file.fail([...at, 'name'], `${name} is built in and cannot be redefined`);
       if (seen.has(name)) file.fail([...at, 'name'], `dataset ${name} is already defined in ${seen.get(name)}`);
       seen.set(name, `${path}:${file.lineOf([...at, 'name'])}`);
-      const source = loadSource(entry.source as SourceYaml, settings, file, [...at, 'source']);
-      const columns = ((entry.columns as { name: string; tags?: string[]; description?: string }[]) ?? []).map(column => ({
-        name: column.name,
-        tags: column.tags ?? [],
-        description: column.description ?? ''
-      }));
+      const columns = (entry.columns ?? []).map(column => ({ name: column.name, tags: column.tags ?? [], description: column.description ?? '' }));
       const [database, table] = name.split('.');
       datasets.push({
         name,
         database,
         table,
-        description: (entry.description as string) ?? '',
-        owner: (entry.owner as string) ?? '',
-        tags: (entry.tags as string[]) ?? [],
-        source,
+        description: entry.description ?? '',
+        owner: entry.owner ?? '',
+        tags: entry.tags ?? [],
+        source: loadSource(entry.source, settings, file, [...at, 'source']),
         columns,
+        // The schema has checked every entry.
+        orderBy: (entry.order_by ?? []).map(key => parseOrderKey(key)!),
         origin: { file: path, line: file.lineOf(at) }
       });
     });
   }
-  return [...datasets, auditDataset(settings.audit)];
+  return [...datasets, ...builtins];
 }
 
-type SourceYaml = { format: FileFormat; path: string } | { format: 'postgres'; connection: string; table: string };
-
-function loadSource(source: SourceYaml, settings: ServiceSettings, file: YamlFile, at: (string | number)[]): Source {
-  if (source.format === 'postgres') {
-    checkConnection(source.connection, settings.connections, file, [...at, 'connection']);
-    return source;
+function loadSource(source: CatalogYaml['datasets'][number]['source'], settings: ServiceSettings, file: YamlFile, at: (string | number)[]): Source {
+  // The schema has checked that a file format comes with a path, an engine kind with a connection and a table.
+  if (source.connection !== undefined) {
+    checkConnection(source.connection, source.format, settings.connections, file, [...at, 'connection']);
+    return { format: source.format, connection: source.connection, table: source.table! };
   }
   try {
-    return { format: source.format, path: resolveSourcePath(source.path, settings.dataRoots) };
+    return { format: source.format as FileFormat, path: resolveSourcePath(source.path!, settings.dataRoots) };
   } catch (error) {
     return file.fail([...at, 'path'], (error as Error).message);
   }
@@ -225,64 +220,54 @@ function parseAt(file: YamlFile, at: (string | number)[], text: string) {
   }
 }
 
-function loadPolicies(configDir: string): Policy[] {
+function loadPolicies(configDir: string, builtins: Policy[]): Policy[] {
   const policies: Policy[] = [];
   const seen = new Map<string, string>();
   for (const path of yamlFiles(join(configDir, 'policies'))) {
     const file = YamlFile.read(path);
-    validate(file, policiesSchema);
-    const entries = (file.data as { policies: Record<string, unknown>[] }).policies;
-    entries.forEach((entry, index) => {
+    validate(file, policiesSchema).policies.forEach((entry, index) => {
       const at = ['policies', index];
-      const name = entry.name as string;
+      const { name } = entry;
       if (seen.has(name)) file.fail([...at, 'name'], `policy ${name} is already defined in ${seen.get(name)}`);
       seen.set(name, `${path}:${file.lineOf([...at, 'name'])}`);
-      const base = {
-        name,
-        datasets: entry.datasets as Policy['datasets'],
-        principals: entry.principals as Policy['principals'],
-        unless: entry.unless as Policy['unless'],
-        origin: { file: path, line: file.lineOf(at) }
-      };
+      const base = { name, datasets: entry.datasets, principals: entry.principals, unless: entry.unless, origin: { file: path, line: file.lineOf(at) } };
+      // The schema has checked that each effect comes with its own keys (policiesSchema).
       switch (entry.effect) {
         case 'grant':
         case 'deny':
           policies.push({ ...base, effect: entry.effect });
           break;
         case 'row_filter':
-          policies.push({ ...base, effect: 'row_filter', filter: parseAt(file, [...at, 'filter'], entry.filter as string) });
+          policies.push({ ...base, effect: 'row_filter', filter: parseAt(file, [...at, 'filter'], entry.filter!) });
           break;
         case 'column_mask':
-          policies.push({ ...base, effect: 'column_mask', columns: entry.columns as never, mask: entry.mask as MaskSpec });
+          policies.push({ ...base, effect: 'column_mask', columns: entry.columns!, mask: entry.mask! });
           break;
         case 'cell_mask':
-          policies.push({
-            ...base,
-            effect: 'cell_mask',
-            columns: entry.columns as never,
-            mask: entry.mask as MaskSpec,
-            when: parseAt(file, [...at, 'when'], entry.when as string)
-          });
+          policies.push({ ...base, effect: 'cell_mask', columns: entry.columns!, mask: entry.mask!, when: parseAt(file, [...at, 'when'], entry.when!) });
           break;
       }
     });
   }
-  for (const builtin of builtinAuditPolicies()) {
+  for (const builtin of builtins) {
     if (!seen.has(builtin.name)) policies.push(builtin);
   }
   return policies;
 }
 
-export function loadConfig(configDir: string): WardenConfig {
+/** The configuration of a directory, with `builtins` added (the service passes the audit log's). */
+export function loadConfig(configDir: string, builtins: Builtins = NO_BUILTINS): WardenConfig {
   const dir = resolve(configDir);
   if (!existsSync(dir)) {
     throw new ConfigError(dir, 1, 'config directory does not exist');
   }
-  const settings = loadSettings(dir);
+  const files = [join(dir, 'warden.yaml'), join(dir, 'directory.yaml')];
+  const settings = loadSettings(dir, files);
   return {
     settings,
     directory: loadDirectory(dir),
-    datasets: loadDatasets(dir, settings),
-    policies: loadPolicies(dir)
+    datasets: loadDatasets(dir, settings, builtins.datasets(settings)),
+    policies: loadPolicies(dir, builtins.policies()),
+    inputs: { files, directories: [join(dir, 'catalog'), join(dir, 'policies')] }
   };
 }

@@ -1,36 +1,11 @@
 /** The loaded, validated configuration: what the YAML files say, with expressions parsed. */
-import { AttributeValue, MaskSpec } from '../../common/api';
-import { Expr } from '../policy/ast';
-
-/** Where a definition came from, for error messages. */
-export interface Origin {
-  file: string;
-  line: number;
-}
-
-export type FileFormat = 'csv' | 'parquet' | 'jsonl';
-
-export interface FileSource {
-  format: FileFormat;
-  /** Absolute, resolved inside a data root. */
-  path: string;
-}
-
-/** The audit log file itself, served as a dataset. */
-export interface AuditFileSource {
-  format: 'audit';
-  path: string;
-}
-
-/** A PostgreSQL table or view, read through a named connection of warden.yaml. */
-export interface PostgresSource {
-  format: 'postgres';
-  connection: string;
-  /** `table` or `schema.table`, exactly as named in the database (quoted when used). */
-  table: string;
-}
-
-export type Source = FileSource | AuditFileSource | PostgresSource;
+import { AttributeValue } from '../../common/api';
+import { OrderKey } from '../../common/order';
+import { ConnectionSettings } from '../engine/engine';
+import { Source } from '../engine/source';
+import { Origin, Policy } from '../policy/types';
+import { ResourceSettings } from './resources';
+import type { TrustedClaim } from './schemas';
 
 export interface ColumnConfig {
   name: string;
@@ -47,71 +22,38 @@ export interface DatasetConfig {
   tags: string[];
   source: Source;
   columns: ColumnConfig[];
+  /** The order of rows when a read names none (`order_by`); empty: the source's order. */
+  orderBy: OrderKey[];
   origin: Origin;
 }
-
-export interface PrincipalSelector {
-  everyone?: boolean;
-  users?: string[];
-  groups?: string[];
-  attributes?: Record<string, AttributeValue>;
-}
-
-export interface DatasetSelector {
-  names?: string[];
-  tags?: string[];
-}
-
-export interface ColumnSelector {
-  names?: string[];
-  tags?: string[];
-}
-
-interface PolicyBase {
-  name: string;
-  datasets: DatasetSelector;
-  principals: PrincipalSelector;
-  unless?: PrincipalSelector;
-  origin: Origin;
-}
-
-export type Policy =
-  | (PolicyBase & { effect: 'grant' })
-  | (PolicyBase & { effect: 'deny' })
-  | (PolicyBase & { effect: 'row_filter'; filter: Expr })
-  | (PolicyBase & { effect: 'column_mask'; columns: ColumnSelector; mask: MaskSpec })
-  | (PolicyBase & { effect: 'cell_mask'; columns: ColumnSelector; mask: MaskSpec; when: Expr });
 
 export interface DirectoryEntry {
   groups: string[];
   attributes: Record<string, AttributeValue>;
 }
 
+/** Callers identified by their own JupyterHub API token (see identity/hub.ts). */
+export interface HubSettings {
+  apiUrl: string;
+  /** The service's own hub token (scopes read:tokens, read:servers): looks up callers' tokens and their owners' servers. */
+  serviceToken: string;
+  trustedClaims: TrustedClaim[];
+  maxTokenLifetimeSeconds: number;
+  cacheSeconds: number;
+}
+
 export interface IdentitySettings {
-  audience: string;
+  /** Required whenever a JWT key is configured. */
+  audience?: string;
   issuer?: string;
   hs256SecretEnv?: string;
   jwksFile?: string;
   jwksUrl?: string;
+  /** Empty when only hub tokens are accepted. */
   algorithms: string[];
-}
-
-export type SslMode = 'disable' | 'require' | 'verify-full';
-
-/** A PostgreSQL server and login, from `connections` in warden.yaml. */
-export interface PostgresConnection {
-  name: string;
-  host: string;
-  port: number;
-  database: string;
-  user: string;
-  /** From the environment variable named by `password_env`: secrets never sit in the YAML. */
-  password?: string;
-  ssl: SslMode;
-  /** PEM certificates that verify the server (`ssl_ca_file`); the system's CAs when absent. */
-  sslCa?: string;
-  /** Most connections one service process opens for queries. */
-  poolSize: number;
+  trustedClaims: TrustedClaim[];
+  maxTokenLifetimeSeconds: number;
+  hub?: HubSettings;
 }
 
 /** Where audit records go: an fsync'd local file, or a PostgreSQL table shared by replicas. */
@@ -121,9 +63,17 @@ export interface ServiceSettings {
   configDir: string;
   dataRoots: string[];
   identity: IdentitySettings;
-  connections: Map<string, PostgresConnection>;
+  /** By name; each of the engine kind it names (engine/kinds.ts). */
+  connections: Map<string, ConnectionSettings>;
   audit: AuditSettings;
   maskKey: string;
+  resources: ResourceSettings;
+}
+
+/** What a configuration was read from: files, and directories whose YAML files it read. */
+export interface ConfigInputs {
+  files: string[];
+  directories: string[];
 }
 
 export interface WardenConfig {
@@ -131,4 +81,16 @@ export interface WardenConfig {
   directory: Map<string, DirectoryEntry>;
   datasets: DatasetConfig[];
   policies: Policy[];
+  /** The files and directories it was read from: what the watcher watches. */
+  inputs: ConfigInputs;
+}
+
+/**
+ * Datasets and policies the service brings itself (the audit log's), added by loadConfig:
+ * a configured dataset may not take a built-in dataset's name, a configured policy of a
+ * built-in policy's name replaces it.
+ */
+export interface Builtins {
+  datasets(settings: ServiceSettings): DatasetConfig[];
+  policies(): Policy[];
 }

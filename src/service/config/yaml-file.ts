@@ -1,4 +1,5 @@
 /** Reads a YAML file and validates it against a JSON Schema, reporting file, line and what is wrong. */
+import type { Static, TSchema } from '@sinclair/typebox';
 import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
 import { readFileSync } from 'node:fs';
 import { Document, LineCounter, isNode, parseDocument } from 'yaml';
@@ -93,6 +94,9 @@ function describe(error: ErrorObject): string {
     return `${where}: ${error.propertyName ? `name "${error.propertyName}"` : JSON.stringify(error.data)} is not ${description}`;
   }
   switch (error.keyword) {
+    case 'not':
+      // A `not` says what is refused in its schema's description (policiesSchema: which keys an effect takes).
+      return `${where}: ${description ?? error.message}`;
     case 'additionalProperties':
       return `${where}: unknown key "${error.params.additionalProperty}"`;
     case 'required':
@@ -116,7 +120,8 @@ function mostSpecific(errors: ErrorObject[]): ErrorObject {
   )[0];
 }
 
-export function validate(file: YamlFile, schema: object): void {
+/** The file's data, checked against `schema` and so of its type; the first problem stops loading. */
+export function validate<S extends TSchema>(file: YamlFile, schema: S): Static<S> {
   let validator = validators.get(schema);
   if (!validator) {
     validator = ajv.compile(schema);
@@ -126,9 +131,7 @@ export function validate(file: YamlFile, schema: object): void {
     const errors = validator.errors ?? [];
     // "Set one of these keys" says more than the failure of the first branch.
     const error = errors.find(candidate => keyChoice(candidate)) ?? mostSpecific(errors);
-    const problem = error.keyword === 'not' && error.instancePath.match(/\/policies\/\d+$/)
-      ? `${describe(error)}: this effect does not take one of the keys given (grant/deny: none of filter, when, columns, mask; row_filter: filter; column_mask: columns and mask; cell_mask: columns, mask and when)`
-      : describe(error);
-    file.fail(pointer(error.instancePath), problem);
+    file.fail(pointer(error.instancePath), describe(error));
   }
+  return file.data as Static<S>;
 }

@@ -5,7 +5,7 @@
  */
 import { DuckDBInstance } from '@duckdb/node-api';
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 export interface DemoOptions {
@@ -13,6 +13,41 @@ export interface DemoOptions {
   out: string;
   /** Rows of the main trial dataset; the others scale from it. */
   rows: number;
+  /** Rows of the other datasets instead (a large benchmark lake needs only the main one). */
+  otherRows?: number;
+  /** Read the trial datasets from a Trino lake instead of the files (loaded by trino-lake.ts with the same rows). */
+  trino?: TrinoDemoConnection;
+}
+
+/** The `lake` connection of warden.yaml when the trials are read from Trino (scripts/trino/cluster.sh). */
+export interface TrinoDemoConnection {
+  url: string;
+  user: string;
+  /** The environment variable holding the service account's password. */
+  passwordEnv: string;
+  caFile: string;
+  catalog: string;
+}
+
+/** The trial files, and the tables of a lake catalog they load into (the July 2020 trial partitioned by country). */
+export const DEMO_TRIALS = [
+  { file: 'drug_xyz/trial_july2020.parquet', format: 'parquet', table: 'drug_xyz.trial_july2020', partitionedBy: ['country'] },
+  { file: 'drug_xyz/trial_march2021.csv', format: 'csv', table: 'drug_xyz.trial_march2021', partitionedBy: [] },
+  { file: 'drug_abc/trial_jan2022.jsonl', format: 'jsonl', table: 'drug_abc.trial_jan2022', partitionedBy: [] }
+];
+
+/** Points the demo config's trial datasets at the Trino lake: a `lake` connection, `format: trino` sources. */
+function readTrialsFromTrino(configDir: string, trino: TrinoDemoConnection): void {
+  const settings = { kind: 'trino', url: trino.url, user: trino.user, password_env: trino.passwordEnv, ca_file: trino.caFile, catalog: trino.catalog };
+  appendFileSync(join(configDir, 'warden.yaml'), `connections:\n  lake: ${JSON.stringify(settings)}\n`);
+  const catalogFile = join(configDir, 'catalog', 'clinical.yaml');
+  let catalog = readFileSync(catalogFile, 'utf8');
+  for (const trial of DEMO_TRIALS) {
+    const fileSource = `source: { format: ${trial.format}, path: ${trial.file} }`;
+    if (!catalog.includes(fileSource)) throw new Error(`${catalogFile} has no "${fileSource}"`);
+    catalog = catalog.replace(fileSource, `source: { format: trino, connection: lake, table: ${trial.table} }`);
+  }
+  writeFileSync(catalogFile, catalog);
 }
 
 const FIRST = ['Alice', 'Bruno', 'Chen', 'Dana', 'Emeka', 'Fatima', 'Goran', 'Hana', 'Ivan', 'Julia', 'Kenji', 'Lena', 'Mateo', 'Nora', 'Omar', 'Priya', 'Quinn', 'Rosa', 'Sven', 'Tara'];
@@ -72,18 +107,22 @@ export async function generateDemo(options: DemoOptions): Promise<{ configDir: s
   const instance = await DuckDBInstance.create(':memory:');
   const connection = await instance.connect();
   const rows = options.rows;
+  const others = (fraction: number) => Math.max(10, options.otherRows ?? Math.round(rows * fraction));
+  // Rows come out in the order of `i` (DuckDB preserves insertion order): no sort, which at
+  // 100,000,000 rows would hold the whole lake in memory or spill it.
   const copy = (sql: string, path: string, format: string) =>
-    connection.run(`COPY (${sql} ORDER BY 1) TO '${path.replace(/'/g, "''")}' (${format})`);
+    connection.run(`COPY (${sql}) TO '${path.replace(/'/g, "''")}' (${format})`);
   try {
     await copy(trialSql(rows, '2020-07-01', 'jul20'), join(lakeDir, 'drug_xyz/trial_july2020.parquet'), 'FORMAT parquet');
-    await copy(trialSql(Math.max(10, Math.round(rows / 2)), '2021-03-01', 'mar21'), join(lakeDir, 'drug_xyz/trial_march2021.csv'), 'FORMAT csv, HEADER true');
-    await copy(trialSql(Math.max(10, Math.round(rows / 4)), '2022-01-01', 'jan22'), join(lakeDir, 'drug_abc/trial_jan2022.jsonl'), 'FORMAT json');
-    await copy(productionSql(Math.max(10, Math.round(rows / 2))), join(lakeDir, 'commercial/production_batches.parquet'), 'FORMAT parquet');
+    await copy(trialSql(others(1 / 2), '2021-03-01', 'mar21'), join(lakeDir, 'drug_xyz/trial_march2021.csv'), 'FORMAT csv, HEADER true');
+    await copy(trialSql(others(1 / 4), '2022-01-01', 'jan22'), join(lakeDir, 'drug_abc/trial_jan2022.jsonl'), 'FORMAT json');
+    await copy(productionSql(others(1 / 2)), join(lakeDir, 'commercial/production_batches.parquet'), 'FORMAT parquet');
   } finally {
     connection.closeSync();
     instance.closeSync();
   }
   cpSync(join(__dirname, 'config'), configDir, { recursive: true });
+  if (options.trino) readTrialsFromTrino(configDir, options.trino);
   const keyFile = join(configDir, 'mask.key');
   if (!existsSync(keyFile)) {
     writeFileSync(keyFile, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });

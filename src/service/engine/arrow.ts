@@ -276,9 +276,12 @@ export class ColumnBuilder {
   }
 }
 
-/** The Arrow schema of a scan: a field per output column, saying how Warden changed it. */
+/** The Arrow schema of a scan: a field per output column, saying how Warden changed it (or, on an indicator, which column it marks). */
 export function scanSchema(columns: OutputColumn[], kinds: ArrowKind[], metadata: Map<string, string>): Schema {
   const fields = columns.map((column, i) => {
+    if (column.indicatorFor !== undefined) {
+      return new Field(column.name, arrowType(kinds[i]), true, new Map([[ARROW_META.indicatorFor, column.indicatorFor]]));
+    }
     const fieldMetadata = new Map<string, string>([[ARROW_META.access, column.access]]);
     if (column.mask) fieldMetadata.set(ARROW_META.mask, column.mask);
     if (column.cellMasked) fieldMetadata.set(ARROW_META.cellMasked, 'true');

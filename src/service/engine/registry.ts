@@ -1,61 +1,67 @@
 /**
- * Which engine reads which source: DuckDB for files and the audit log file, one PostgreSQL
- * engine (one connection pool) per configured connection. Adding an engine (Trino, say) is
- * one QueryEngine implementation and one case in `engineFor`.
+ * Which engine reads which source: the built-in DuckDB engine reads files, and each
+ * connection of warden.yaml gets an engine of its kind (./kinds.ts), one pool per connection.
  */
-import { PostgresConnection, Source } from '../config/types';
 import { DuckDBEngine } from './duckdb';
-import { EngineSelector, QueryEngine, SourceError } from './engine';
-import { PostgresEngine } from './postgres';
+import { ConnectionSettings, QueryEngine, SourceError } from './engine';
+import { ENGINE_KINDS } from './kinds';
+import { Source, isConnectionSource } from './source';
 
-export class EngineRegistry implements EngineSelector {
+interface ConnectionEngine {
+  connection: ConnectionSettings;
+  engine: QueryEngine;
+}
+
+export class EngineRegistry {
   private constructor(
-    private readonly duckdb: DuckDBEngine,
-    private readonly postgres: ReadonlyMap<string, PostgresEngine>
+    private readonly files: DuckDBEngine,
+    private readonly byConnection: ReadonlyMap<string, ConnectionEngine>
   ) {}
 
-  static create(duckdb: DuckDBEngine, connections: ReadonlyMap<string, PostgresConnection>): EngineRegistry {
-    return new EngineRegistry(duckdb, new Map()).derive(connections);
+  static create(files: DuckDBEngine, connections: ReadonlyMap<string, ConnectionSettings>): EngineRegistry {
+    return new EngineRegistry(files, new Map()).derive(connections);
   }
 
   /**
    * The registry for a reloaded configuration: a connection whose settings did not change
    * keeps its engine (and its pool); others get a new one. Nothing connects until first used.
    */
-  derive(connections: ReadonlyMap<string, PostgresConnection>): EngineRegistry {
-    const engines = new Map<string, PostgresEngine>();
+  derive(connections: ReadonlyMap<string, ConnectionSettings>): EngineRegistry {
+    const engines = new Map<string, ConnectionEngine>();
     for (const [name, connection] of connections) {
-      const current = this.postgres.get(name);
-      engines.set(name, current && sameSettings(current.connection, connection) ? current : new PostgresEngine(connection));
+      const current = this.byConnection.get(name);
+      if (current && JSON.stringify(current.connection) === JSON.stringify(connection)) {
+        engines.set(name, current);
+        continue;
+      }
+      const kind = ENGINE_KINDS.get(connection.kind);
+      if (!kind) throw new SourceError(`connection ${name}: no engine of kind ${connection.kind}`);
+      engines.set(name, { connection, engine: kind.engine(connection) });
     }
-    return new EngineRegistry(this.duckdb, engines);
+    return new EngineRegistry(this.files, engines);
+  }
+
+  /** Every engine, by what it serves: `built-in` for the one that reads files, else the connection's name. */
+  all(): { name: string; engine: QueryEngine; builtIn: boolean }[] {
+    return [{ name: 'built-in', engine: this.files, builtIn: true }, ...[...this.byConnection].map(([name, { engine }]) => ({ name, engine, builtIn: false }))];
   }
 
   engineFor(source: Source): QueryEngine {
-    switch (source.format) {
-      case 'csv':
-      case 'parquet':
-      case 'jsonl':
-      case 'audit':
-        return this.duckdb;
-      case 'postgres': {
-        const engine = this.postgres.get(source.connection);
-        if (!engine) throw new SourceError(`no connection named ${source.connection}`);
-        return engine;
-      }
+    if (!isConnectionSource(source)) return this.files;
+    const entry = this.byConnection.get(source.connection);
+    if (!entry) throw new SourceError(`no connection named ${source.connection}`);
+    if (entry.connection.kind !== source.format) {
+      throw new SourceError(`connection ${source.connection} is of kind ${entry.connection.kind}, not ${source.format}`);
     }
+    return entry.engine;
   }
 
   /**
-   * Closes this registry's PostgreSQL engines that `successor` does not share (all of them
+   * Closes this registry's connection engines that `successor` does not share (all of them
    * without one). Streams already running finish first: a pool ends as its clients return.
    */
   async retire(successor?: EngineRegistry): Promise<void> {
-    const kept = new Set(successor?.postgres.values());
-    await Promise.all([...this.postgres.values()].filter(engine => !kept.has(engine)).map(engine => engine.close()));
+    const kept = new Set([...(successor?.byConnection.values() ?? [])].map(entry => entry.engine));
+    await Promise.all([...this.byConnection.values()].filter(entry => !kept.has(entry.engine)).map(entry => entry.engine.close()));
   }
-}
-
-function sameSettings(a: PostgresConnection, b: PostgresConnection): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
 }

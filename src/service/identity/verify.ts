@@ -6,9 +6,23 @@
 import { readFileSync } from 'node:fs';
 import { JWTPayload, JWTVerifyGetKey, createLocalJWKSet, createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify } from 'jose';
 import { AttributeValue, Principal } from '../../common/api';
+import { TrustedClaim } from '../config/schemas';
 import { DirectoryEntry, IdentitySettings } from '../config/types';
 
-export class AuthenticationError extends Error {}
+export class AuthenticationError extends Error {
+  /**
+   * `unavailable`: the credential could not be checked (the hub did not answer), not refused.
+   * `owner`: whose credential it is, when its issuer said so (the hub answered who owns a token
+   * it then refused); never taken from what the caller sent. The audit names them.
+   */
+  constructor(
+    message: string,
+    readonly unavailable = false,
+    readonly owner?: string
+  ) {
+    super(message);
+  }
+}
 
 export class TokenVerifier {
   private readonly secret?: Uint8Array;
@@ -30,14 +44,10 @@ export class TokenVerifier {
   }
 
   async verify(authorization: string | undefined): Promise<JWTPayload> {
-    if (!authorization) {
-      throw new AuthenticationError('missing bearer token: send "Authorization: Bearer <jwt>"');
-    }
-    const match = /^Bearer\s+(\S+)$/i.exec(authorization);
-    if (!match) {
-      throw new AuthenticationError('malformed Authorization header: expected "Bearer <jwt>"');
-    }
-    const token = match[1];
+    return this.verifyJwt(bearerToken(authorization));
+  }
+
+  async verifyJwt(token: string): Promise<JWTPayload> {
     let alg: string | undefined;
     try {
       alg = decodeProtectedHeader(token).alg;
@@ -48,18 +58,55 @@ export class TokenVerifier {
       throw new AuthenticationError(`token algorithm ${alg ?? 'none'} is not accepted (accepted: ${this.settings.algorithms.join(', ')})`);
     }
     const options = { algorithms: [alg], audience: this.settings.audience, issuer: this.settings.issuer, requiredClaims: ['exp', 'sub'] };
+    let payload: JWTPayload;
     try {
       if (alg === 'HS256') {
-        return (await jwtVerify(token, this.secret!, options)).payload;
-      }
-      if (!this.jwks) {
+        payload = (await jwtVerify(token, this.secret!, options)).payload;
+      } else if (!this.jwks) {
         throw new AuthenticationError(`no key set configured for ${alg}`);
+      } else {
+        payload = (await jwtVerify(token, this.jwks, options)).payload;
       }
-      return (await jwtVerify(token, this.jwks, options)).payload;
     } catch (error) {
       throw new AuthenticationError(explain(error));
     }
+    checkLifetime(payload, this.settings.maxTokenLifetimeSeconds);
+    return payload;
   }
+}
+
+/**
+ * A token may be valid for at most `maxSeconds`: from its `iat`, or from now when it has none
+ * (or claims to be issued in the future), so a stolen token is useful for a bounded time.
+ */
+function checkLifetime(payload: JWTPayload, maxSeconds: number): void {
+  const now = Math.floor(Date.now() / 1000);
+  const issued = typeof payload.iat === 'number' ? Math.min(payload.iat, now) : now;
+  const lifetime = payload.exp! - issued;
+  if (lifetime > maxSeconds) {
+    throw new AuthenticationError(
+      `token lifetime of ${describeSeconds(lifetime)} exceeds the maximum of ${describeSeconds(maxSeconds)} (identity.max_token_lifetime_seconds): get a shorter-lived token`
+    );
+  }
+}
+
+export function describeSeconds(seconds: number): string {
+  if (seconds >= 2 * 86400) return `${Math.round(seconds / 86400)} days`;
+  if (seconds >= 2 * 3600) return `${Math.round(seconds / 3600)} hours`;
+  if (seconds >= 120) return `${Math.round(seconds / 60)} minutes`;
+  return `${seconds} s`;
+}
+
+/** The credential of an `Authorization: Bearer <token>` header. */
+export function bearerToken(authorization: string | undefined): string {
+  if (!authorization) {
+    throw new AuthenticationError('missing bearer token: send "Authorization: Bearer <token>"');
+  }
+  const match = /^Bearer\s+(\S+)$/i.exec(authorization);
+  if (!match) {
+    throw new AuthenticationError('malformed Authorization header: expected "Bearer <token>"');
+  }
+  return match[1];
 }
 
 function explain(error: unknown): string {
@@ -95,13 +142,19 @@ function attributeMap(value: unknown): Record<string, AttributeValue> {
   return value as Record<string, AttributeValue>;
 }
 
-/** Claims first (the identity provider is authoritative), completed by the directory. */
-export function principalFrom(payload: JWTPayload, directory: ReadonlyMap<string, DirectoryEntry>): Principal {
+/**
+ * The subject, with groups and attributes from the directory, and from the token's claims
+ * only where the issuer is trusted for them (`trusted`): a claim the issuer is not trusted
+ * for is ignored, whatever it says.
+ */
+export function principalFrom(payload: JWTPayload, directory: ReadonlyMap<string, DirectoryEntry>, trusted: readonly TrustedClaim[]): Principal {
   const user = payload.sub;
   if (typeof user !== 'string' || user.length === 0) {
     throw new AuthenticationError('token has no subject (sub)');
   }
   const entry = directory.get(user);
-  const groups = [...new Set([...stringList(payload.groups, 'groups'), ...(entry?.groups ?? [])])];
-  return { user, groups, attributes: { ...(entry?.attributes ?? {}), ...attributeMap(payload.attributes) } };
+  const claimedGroups = trusted.includes('groups') ? stringList(payload.groups, 'groups') : [];
+  const claimedAttributes = trusted.includes('attributes') ? attributeMap(payload.attributes) : {};
+  const groups = [...new Set([...claimedGroups, ...(entry?.groups ?? [])])];
+  return { user, groups, attributes: { ...(entry?.attributes ?? {}), ...claimedAttributes } };
 }

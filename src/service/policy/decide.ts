@@ -3,17 +3,19 @@
  * No I/O, no SQL: engine adapters compile the decision (see engine/compile.ts).
  */
 import { CellMaskEffect, ColumnEffect, MaskSpec, Principal } from '../../common/api';
-import { ColumnSelector, DatasetSelector, Policy, PrincipalSelector } from '../config/types';
+import { ColumnSelector, DatasetSelector, Policy, PrincipalSelector } from './types';
 import { Expr, columnsOf } from './ast';
 import { BindError, bindUser } from './bind';
 import { describeExpression } from './describe';
-import { describeMask, moreRestrictive } from './masks';
+import { TypeFamily, describeMask, moreRestrictive } from '../../common/masks';
+import { typeProblem, typedColumn } from './typecheck';
 
-/** The parts of a dataset the engine needs to decide: names and tags. */
+/** The parts of a dataset the engine needs to decide: names and tags, and the columns' types where known. */
 export interface DatasetFacts {
   name: string;
   tags: string[];
-  columns: { name: string; tags: string[] }[];
+  /** `type` (the engine's) and `family`: known once the source was read; policies are then type-checked when bound. */
+  columns: { name: string; tags: string[]; type?: string; family?: TypeFamily }[];
 }
 
 export interface RowFilter {
@@ -42,7 +44,11 @@ export interface Decision {
   denial?: string;
   rowFilters: RowFilter[];
   columns: ColumnDecision[];
-  /** Names of every policy that shaped this view, in policy order. */
+  /**
+   * Names of every policy that shaped this view, in policy order: the grants, the row filters,
+   * each column's winning mask and the cell masks of columns left visible; not a mask that a
+   * more restrictive one overrode, nor a cell mask on a hidden column.
+   */
   policies: string[];
 }
 
@@ -75,9 +81,9 @@ export function principalMatches(selector: PrincipalSelector, principal: Princip
     wanted.length > 0 &&
     wanted.every(([key, expected]) => {
       const actual = principal.attributes[key];
-      const actualValues = Array.isArray(actual) ? actual : actual === undefined ? [] : [actual];
+      const actualValues: readonly (string | number | boolean)[] = Array.isArray(actual) ? actual : actual === undefined ? [] : [actual];
       const expectedValues = Array.isArray(expected) ? expected : [expected];
-      return expectedValues.some(value => actualValues.includes(value as never));
+      return expectedValues.some(value => actualValues.includes(value));
     })
   );
 }
@@ -223,7 +229,6 @@ export function decide(principal: Principal, dataset: DatasetFacts, policies: re
   }
 
   const columnNames = indexOf(dataset).byName;
-  const used = new Set<string>(grants.map(grant => grant.name));
   const rowFilters: RowFilter[] = [];
   const masks = new Map<string, MaskCandidate>();
   const cellMasks = new Map<string, CellMask[]>();
@@ -232,14 +237,14 @@ export function decide(principal: Principal, dataset: DatasetFacts, policies: re
     for (const policy of applicable) {
       if (policy.effect === 'row_filter') {
         requireColumns(policy.name, policy.filter, columnNames, dataset.name);
+        requireTypes(policy.name, 'filter', policy.filter, dataset, principal);
         rowFilters.push({ policy: policy.name, expr: bindUser(policy.filter, principal) });
-        used.add(policy.name);
       } else if (policy.effect === 'column_mask' || policy.effect === 'cell_mask') {
         if (policy.effect === 'cell_mask') {
           requireColumns(policy.name, policy.when, columnNames, dataset.name);
+          requireTypes(policy.name, 'when', policy.when, dataset, principal);
         }
         for (const [column, reason] of selectColumns(policy.columns, dataset)) {
-          used.add(policy.name);
           if (policy.effect === 'column_mask') {
             const candidate = { policy: policy.name, mask: policy.mask, reason };
             const current = masks.get(column.name);
@@ -259,9 +264,12 @@ export function decide(principal: Principal, dataset: DatasetFacts, policies: re
     throw error;
   }
 
+  const used = new Set<string>([...grants.map(grant => grant.name), ...rowFilters.map(filter => filter.policy)]);
   const columns = dataset.columns.map(column => {
     const winner = masks.get(column.name);
     const cells = winner?.mask.type === 'hide' ? NO_CELL_MASKS : (cellMasks.get(column.name) ?? NO_CELL_MASKS);
+    if (winner) used.add(winner.policy);
+    cells.forEach(cell => used.add(cell.policy));
     return { name: column.name, mask: winner?.mask, cellMasks: cells, effect: effectOf(winner, cells) };
   });
   return {
@@ -273,6 +281,18 @@ export function decide(principal: Principal, dataset: DatasetFacts, policies: re
 }
 
 export class PolicyScopeError extends Error {}
+
+/**
+ * A policy whose values have other types for this principal than the columns they are compared
+ * with (an attribute from a token claim, which the load-time check of directory.yaml cannot
+ * see) cannot be applied: the engine would fail on rows outside the filter, naming their values.
+ */
+function requireTypes(policy: string, part: 'filter' | 'when', expr: Expr, dataset: DatasetFacts, principal: Principal): void {
+  const columns = indexOf(dataset).byName;
+  const column = (name: string) => typedColumn(columns.get(name));
+  const problem = typeProblem(expr, { column, where: ` in ${dataset.name}`, users: [[principal.user, principal.attributes]], usersFrom: '' });
+  if (problem) throw new BindError(`policy ${policy}: ${part} ${problem}`);
+}
 
 function requireColumns(policy: string, expr: Expr, columns: ReadonlyMap<string, unknown>, dataset: string): void {
   for (const name of columnsOf(expr)) {

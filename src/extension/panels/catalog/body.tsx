@@ -5,11 +5,10 @@ import {
   VDomRenderer
 } from '@jupyterlab/ui-components';
 import type { CommandRegistry } from '@lumino/commands';
-import React, { useLayoutEffect, useRef } from 'react';
+import React, { useId, useLayoutEffect, useRef, useState } from 'react';
 
-import { StateMessage } from '../../components/StateMessage';
+import { ErrorMessage, StateMessage } from '../../components/StateMessage';
 import { TagChip } from '../../components/TagChip';
-import { describeError } from '../../handler';
 import { CommandIDs } from '../../tokens';
 import type { CatalogModel, IDatabaseGroup, ISearchResult } from './model';
 
@@ -44,10 +43,48 @@ export namespace CatalogBody {
   }
 }
 
+/**
+ * The keys of the dataset tree, following the ARIA tree pattern. Documented
+ * in the README; the hint under the search box repeats them while the tree
+ * has the focus.
+ */
+const TREE_KEYS = {
+  details: 'Enter',
+  preview: 'Shift+Enter',
+  search: 'Escape'
+} as const;
+
 interface IViewProps {
   model: CatalogModel;
   commands: CommandRegistry;
   trans: TranslationBundle;
+}
+
+/** A node of the tree: a database (`db:` key) or a dataset (`ds:` key). */
+interface ITreeNode {
+  key: string;
+  database: string;
+  dataset: string | null;
+}
+
+const databaseKey = (database: string) => `db:${database}`;
+const datasetKey = (name: string) => `ds:${name}`;
+
+/** The nodes a user can move through, in the order shown. */
+function visibleNodes(
+  model: CatalogModel,
+  groups: IDatabaseGroup[]
+): ITreeNode[] {
+  return groups.flatMap(group => [
+    { key: databaseKey(group.database), database: group.database, dataset: null },
+    ...(model.isCollapsed(group.database)
+      ? []
+      : group.results.map(result => ({
+          key: datasetKey(result.dataset.name),
+          database: group.database,
+          dataset: result.dataset.name
+        })))
+  ]);
 }
 
 function CatalogView({ model, commands, trans }: IViewProps): JSX.Element {
@@ -55,54 +92,159 @@ function CatalogView({ model, commands, trans }: IViewProps): JSX.Element {
   // would fight the caret while typing. Only a reset from elsewhere (clear
   // filters) is written back.
   const search = useRef<HTMLInputElement>(null);
+  const tree = useRef<HTMLUListElement>(null);
   useLayoutEffect(() => {
     if (search.current && search.current.value !== model.query) {
       search.current.value = model.query;
     }
   });
+  const ready = model.status === 'ready' || model.datasets.length > 0;
   return (
     <>
       <input
         ref={search}
         type="search"
         className="jp-warden-search jp-mod-styled"
-        placeholder={trans.__('Search names, descriptions, columns, tags')}
+        // Short enough for a narrow sidebar; the title says what is searched.
+        placeholder={trans.__('Search datasets')}
+        title={trans.__(
+          'Matches dataset names, descriptions, column names and tags'
+        )}
         aria-label={trans.__('Search datasets')}
         defaultValue={model.query}
         onChange={event => {
           model.query = event.target.value;
         }}
+        onKeyDown={event => {
+          // Down from the search box goes to the results, as in a combobox.
+          if (event.key === 'ArrowDown' && tree.current) {
+            event.preventDefault();
+            tree.current.querySelector<HTMLElement>('[tabindex="0"]')?.focus();
+          }
+        }}
       />
-      {model.tags.length > 0 && (
-        <div
-          className="jp-warden-tag-chips"
-          role="group"
-          aria-label={trans.__('Filter by tag')}
-        >
-          {model.tags.map(tag => (
-            <TagChip
-              key={tag}
-              tag={tag}
-              active={model.activeTags.has(tag)}
-              onToggle={tag => model.toggleTag(tag)}
-            />
-          ))}
+      {model.tags.length > 0 && <TagFilter model={model} trans={trans} />}
+      {ready && model.status !== 'error' && (
+        <div className="jp-warden-list-status">
+          <span className="jp-warden-result-count" aria-live="polite">
+            {trans._n('%1 dataset', '%1 datasets', model.results.length)}
+          </span>
+          <span className="jp-warden-key-hint" aria-hidden="true">
+            {trans.__(
+              '%1: details · %2: preview · %3: search',
+              TREE_KEYS.details,
+              TREE_KEYS.preview,
+              TREE_KEYS.search
+            )}
+          </span>
         </div>
       )}
-      <CatalogContent model={model} commands={commands} trans={trans} />
+      <div className="jp-warden-dataset-list">
+        <CatalogContent
+          model={model}
+          commands={commands}
+          trans={trans}
+          tree={tree}
+          focusSearch={() => search.current?.focus()}
+        />
+      </div>
     </>
   );
 }
 
-function CatalogContent({ model, commands, trans }: IViewProps): JSX.Element {
-  const refresh = { label: trans.__('Retry'), onClick: () => model.refresh() };
+/**
+ * The tag chips, on one line until the user asks for all: chips that do not
+ * fit are hidden and counted on a "+N more" button. Active tags come first,
+ * so a filter in use stays in sight.
+ */
+function TagFilter(props: {
+  model: CatalogModel;
+  trans: TranslationBundle;
+}): JSX.Element {
+  const { model, trans } = props;
+  const [expanded, setExpanded] = useState(false);
+  const [overflowing, setOverflowing] = useState(0);
+  const row = useRef<HTMLDivElement>(null);
+  const tags = expanded
+    ? model.tags
+    : [
+        ...model.tags.filter(tag => model.activeTags.has(tag)),
+        ...model.tags.filter(tag => !model.activeTags.has(tag))
+      ];
+
+  useLayoutEffect(() => {
+    const node = row.current;
+    if (!node) {
+      return;
+    }
+    const measure = () => {
+      const right = node.getBoundingClientRect().right;
+      let hidden = 0;
+      for (const chip of Array.from(node.children)) {
+        const over =
+          !expanded && chip.getBoundingClientRect().right > right + 0.5;
+        chip.toggleAttribute('data-warden-overflow', over);
+        hidden += over ? 1 : 0;
+      }
+      setOverflowing(hidden);
+    };
+    measure();
+    if (typeof ResizeObserver === 'undefined') {
+      return;
+    }
+    const observer = new ResizeObserver(measure);
+    observer.observe(node);
+    return () => observer.disconnect();
+  });
+
+  return (
+    <div
+      className={`jp-warden-tag-filter${expanded ? ' jp-mod-expanded' : ''}`}
+      role="group"
+      aria-label={trans.__('Filter by tag')}
+    >
+      <div ref={row} className="jp-warden-tag-chips">
+        {tags.map(tag => (
+          <TagChip
+            key={tag}
+            tag={tag}
+            active={model.activeTags.has(tag)}
+            onToggle={tag => model.toggleTag(tag)}
+          />
+        ))}
+      </div>
+      {(expanded || overflowing > 0) && (
+        <button
+          type="button"
+          className="jp-warden-tag-more"
+          // Like the chips, a pointer convenience out of the tab order.
+          tabIndex={-1}
+          aria-expanded={expanded}
+          onClick={() => setExpanded(!expanded)}
+        >
+          {expanded
+            ? trans.__('Show fewer')
+            : trans.__('+%1 more', overflowing)}
+        </button>
+      )}
+    </div>
+  );
+}
+
+function CatalogContent(
+  props: IViewProps & {
+    tree: React.RefObject<HTMLUListElement>;
+    focusSearch: () => void;
+  }
+): JSX.Element {
+  const { model, trans } = props;
   if (model.status === 'error' && model.error) {
     return (
-      <StateMessage
-        state="error"
+      <ErrorMessage
         message={trans.__('The catalog could not be loaded.')}
-        detail={describeError(model.error)}
-        action={refresh}
+        error={model.error}
+        trans={trans}
+        retry={() => void model.refresh()}
       />
     );
   }
@@ -138,86 +280,215 @@ function CatalogContent({ model, commands, trans }: IViewProps): JSX.Element {
       />
     );
   }
+  return <DatasetTree {...props} groups={groups} />;
+}
+
+/**
+ * Databases and their datasets as an ARIA tree with one tab stop (roving
+ * tabindex): arrows move, Right/Left open and close a database, Home/End
+ * jump, Enter shows a dataset's details, Shift+Enter opens its preview,
+ * Escape goes back to the search box.
+ */
+function DatasetTree(
+  props: IViewProps & {
+    groups: IDatabaseGroup[];
+    tree: React.RefObject<HTMLUListElement>;
+    focusSearch: () => void;
+  }
+): JSX.Element {
+  const { model, commands, trans, groups, tree, focusSearch } = props;
+  const [active, setActive] = useState<string | null>(null);
+  const nodes = visibleNodes(model, groups);
+  // The tab stop: the node last moved to, else the selected dataset, else the first dataset.
+  const selectedKey = model.selected ? datasetKey(model.selected) : null;
+  const tabStop =
+    [active, selectedKey].find(key => key && nodes.some(n => n.key === key)) ??
+    nodes.find(node => node.dataset)?.key ??
+    nodes[0].key;
+
+  const moveTo = (node: ITreeNode | undefined) => {
+    if (!node) {
+      return;
+    }
+    setActive(node.key);
+    const elements = tree.current?.querySelectorAll<HTMLElement>(
+      '[data-warden-key]'
+    );
+    Array.from(elements ?? [])
+      .find(element => element.dataset.wardenKey === node.key)
+      ?.focus();
+  };
+
+  const onKeyDown = (event: React.KeyboardEvent) => {
+    const key = (event.target as HTMLElement).closest<HTMLElement>(
+      '[data-warden-key]'
+    )?.dataset.wardenKey;
+    const index = nodes.findIndex(node => node.key === key);
+    const node = nodes[index];
+    if (!node) {
+      return;
+    }
+    const expanded = !node.dataset && !model.isCollapsed(node.database);
+    let handled = true;
+    switch (event.key) {
+      case 'ArrowDown':
+        moveTo(nodes[index + 1]);
+        break;
+      case 'ArrowUp':
+        moveTo(nodes[index - 1]);
+        break;
+      case 'Home':
+        moveTo(nodes[0]);
+        break;
+      case 'End':
+        moveTo(nodes[nodes.length - 1]);
+        break;
+      case 'ArrowRight':
+        if (!node.dataset) {
+          if (expanded) {
+            moveTo(nodes[index + 1]);
+          } else {
+            model.toggleDatabase(node.database);
+          }
+        }
+        break;
+      case 'ArrowLeft':
+        if (node.dataset) {
+          moveTo(nodes.find(n => n.key === databaseKey(node.database)));
+        } else if (expanded) {
+          model.toggleDatabase(node.database);
+        }
+        break;
+      case 'Enter':
+      case ' ':
+        if (!node.dataset) {
+          model.toggleDatabase(node.database);
+        } else if (event.key === 'Enter' && event.shiftKey) {
+          void commands.execute(CommandIDs.preview, { dataset: node.dataset });
+        } else {
+          model.select(node.dataset);
+        }
+        break;
+      case 'Escape':
+        focusSearch();
+        break;
+      default:
+        handled = false;
+    }
+    if (handled) {
+      event.preventDefault();
+      event.stopPropagation();
+    }
+  };
+
   return (
-    <div className="jp-warden-dataset-list">
-      <div className="jp-warden-result-count" aria-live="polite">
-        {trans._n('%1 dataset', '%1 datasets', model.results.length)}
-      </div>
+    <ul
+      ref={tree}
+      className="jp-warden-tree"
+      role="tree"
+      aria-label={trans.__('Datasets')}
+      onKeyDown={onKeyDown}
+    >
       {groups.map(group => (
-        <DatabaseGroup
+        <DatabaseNode
           key={group.database}
           group={group}
-          model={model}
-          commands={commands}
-          trans={trans}
+          tabStop={tabStop}
+          onActivate={setActive}
+          {...props}
         />
       ))}
-    </div>
+    </ul>
   );
 }
 
-function DatabaseGroup(
-  props: IViewProps & { group: IDatabaseGroup }
+interface INodeProps extends IViewProps {
+  tabStop: string;
+  onActivate: (key: string) => void;
+}
+
+function DatabaseNode(
+  props: INodeProps & { group: IDatabaseGroup }
 ): JSX.Element {
-  const { group, model } = props;
+  const { group, model, trans, tabStop, onActivate } = props;
+  const key = databaseKey(group.database);
   const collapsed = model.isCollapsed(group.database);
   const Caret = collapsed ? caretRightIcon : caretDownIcon;
   return (
-    <div
+    <li
       className="jp-warden-database-group"
       data-warden-database={group.database}
+      data-warden-key={key}
+      role="treeitem"
+      aria-level={1}
+      aria-expanded={!collapsed}
+      aria-label={trans._n(
+        '%2, %1 dataset',
+        '%2, %1 datasets',
+        group.results.length,
+        group.database
+      )}
+      tabIndex={tabStop === key ? 0 : -1}
+      onFocus={event => {
+        if (event.target === event.currentTarget) {
+          onActivate(key);
+        }
+      }}
     >
-      <button
-        type="button"
+      <div
         className="jp-warden-database-header"
-        aria-expanded={!collapsed}
         onClick={() => model.toggleDatabase(group.database)}
       >
         <Caret.react tag="span" className="jp-warden-caret" />
         <span className="jp-warden-database-name">{group.database}</span>
         <span className="jp-warden-database-count">{group.results.length}</span>
-      </button>
+      </div>
       {!collapsed && (
-        <ul className="jp-warden-dataset-items" role="listbox">
+        <ul className="jp-warden-dataset-items" role="group">
           {group.results.map(result => (
-            <DatasetItem key={result.dataset.name} result={result} {...props} />
+            <DatasetNode key={result.dataset.name} result={result} {...props} />
           ))}
         </ul>
       )}
-    </div>
+    </li>
   );
 }
 
-function DatasetItem(
-  props: IViewProps & { result: ISearchResult }
+function DatasetNode(
+  props: INodeProps & { result: ISearchResult }
 ): JSX.Element {
-  const { result, model, commands, trans } = props;
+  const { result, model, commands, trans, tabStop, onActivate } = props;
   const { dataset, matchedColumns } = result;
+  const key = datasetKey(dataset.name);
   const selected = model.selected === dataset.name;
+  const descriptionId = useId();
   return (
     <li
       className={`jp-warden-dataset-item${selected ? ' jp-mod-selected' : ''}`}
       data-warden-dataset={dataset.name}
-      role="option"
+      data-warden-key={key}
+      role="treeitem"
+      aria-level={2}
       aria-selected={selected}
-      tabIndex={0}
+      aria-label={dataset.name}
+      aria-describedby={dataset.description ? descriptionId : undefined}
+      tabIndex={tabStop === key ? 0 : -1}
       title={dataset.description || dataset.name}
+      onFocus={event => {
+        if (event.target === event.currentTarget) {
+          onActivate(key);
+        }
+      }}
       onClick={() => model.select(dataset.name)}
       // Right-click selects too, as in the file browser, so the menu acts on what is shown.
       onContextMenu={() => model.select(dataset.name)}
       onDoubleClick={() =>
         void commands.execute(CommandIDs.preview, { dataset: dataset.name })
       }
-      onKeyDown={event => {
-        if (event.key === 'Enter' || event.key === ' ') {
-          event.preventDefault();
-          model.select(dataset.name);
-        }
-      }}
     >
       <div className="jp-warden-dataset-table">{dataset.table}</div>
       {dataset.description && (
-        <div className="jp-warden-dataset-description">
+        <div id={descriptionId} className="jp-warden-dataset-description">
           {dataset.description}
         </div>
       )}

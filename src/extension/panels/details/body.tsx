@@ -1,14 +1,24 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
-import { VDomRenderer } from '@jupyterlab/ui-components';
+import {
+  caretDownIcon,
+  MenuSvg,
+  VDomRenderer
+} from '@jupyterlab/ui-components';
 import type { CommandRegistry } from '@lumino/commands';
 import React from 'react';
 
-import type { ColumnDetail, DatasetDetail } from '../../../common/api';
+import {
+  SNIPPET_FLAVOURS,
+  type ColumnDetail,
+  type DatasetDetail
+} from '../../../common/api';
 import { AccessBadge, CellMaskBadge } from '../../components/AccessBadge';
-import { StateMessage } from '../../components/StateMessage';
+import { ErrorMessage, StateMessage } from '../../components/StateMessage';
 import { TagChip } from '../../components/TagChip';
-import { describeError } from '../../handler';
+import { ViewUpdateNotice } from '../../components/ViewUpdate';
+import { parseOrderKey, type OrderKey } from '../../../common/order';
 import { CommandIDs } from '../../tokens';
+import { cellMaskWords, orderWords, type IViewUpdate } from '../../words';
 import type { DetailsModel } from './model';
 
 /** What the selected dataset holds, and what this user gets of it and why. */
@@ -17,7 +27,30 @@ export class DetailsBody extends VDomRenderer<DetailsModel> {
     super(options.model);
     this._commands = options.commands;
     this._trans = options.trans;
+    this._flavourMenu = new MenuSvg({ commands: options.commands });
+    this._flavourMenu.addClass('jp-warden-flavour-menu');
     this.addClass('jp-warden-details-body');
+  }
+
+  dispose(): void {
+    this._flavourMenu.dispose();
+    super.dispose();
+  }
+
+  /** The snippet flavours, under the split button's arrow. */
+  private _openFlavourMenu(dataset: string, anchor: HTMLElement): void {
+    const menu = this._flavourMenu;
+    menu.clearItems();
+    for (const flavour of SNIPPET_FLAVOURS) {
+      menu.addItem({
+        command: CommandIDs.insertSnippet,
+        args: { dataset, flavour }
+      });
+    }
+    const box = anchor.getBoundingClientRect();
+    menu.open(box.left, box.bottom);
+    // Opened from the keyboard too: the first item takes the arrows and Enter.
+    menu.activeIndex = 0;
   }
 
   protected render(): JSX.Element {
@@ -36,11 +69,11 @@ export class DetailsBody extends VDomRenderer<DetailsModel> {
     if (model.status === 'error' && model.error) {
       const name = model.name;
       return (
-        <StateMessage
-          state="error"
+        <ErrorMessage
           message={trans.__('The details of %1 could not be loaded.', name)}
-          detail={describeError(model.error)}
-          action={{ label: trans.__('Retry'), onClick: () => model.show(name) }}
+          error={model.error}
+          trans={trans}
+          retry={() => void model.show(name)}
         />
       );
     }
@@ -55,14 +88,20 @@ export class DetailsBody extends VDomRenderer<DetailsModel> {
     return (
       <DatasetDetails
         detail={model.detail}
+        lastChange={model.lastChange}
+        actionsEnabled={model.actionsEnabled}
         commands={this._commands}
         trans={trans}
+        openFlavourMenu={anchor =>
+          this._openFlavourMenu(model.detail!.name, anchor)
+        }
       />
     );
   }
 
   private _commands: CommandRegistry;
   private _trans: TranslationBundle;
+  private _flavourMenu: MenuSvg;
 }
 
 export namespace DetailsBody {
@@ -75,36 +114,70 @@ export namespace DetailsBody {
 
 function DatasetDetails(props: {
   detail: DatasetDetail;
+  lastChange: IViewUpdate | null;
+  actionsEnabled: boolean;
   commands: CommandRegistry;
   trans: TranslationBundle;
+  openFlavourMenu: (anchor: HTMLElement) => void;
 }): JSX.Element {
-  const { detail, commands, trans } = props;
+  const { detail, lastChange, actionsEnabled, commands, trans, openFlavourMenu } =
+    props;
   const args = { dataset: detail.name };
+  const unavailable = actionsEnabled
+    ? undefined
+    : trans.__('Unavailable while the catalog cannot be loaded');
   return (
     <div className="jp-warden-details" data-warden-dataset={detail.name}>
-      <div className="jp-warden-details-name">{detail.name}</div>
+      <div className="jp-warden-details-name">
+        {detail.database}.<wbr />
+        {detail.table}
+      </div>
       <div className="jp-warden-details-actions">
-        <button
-          type="button"
-          className="jp-Button jp-mod-styled jp-mod-accept jp-warden-insert-button"
-          onClick={() => void commands.execute(CommandIDs.insertSnippet, args)}
-        >
-          {trans.__('Insert snippet')}
-        </button>
+        <div className="jp-warden-split-button">
+          <button
+            type="button"
+            className="jp-Button jp-mod-styled jp-mod-accept jp-warden-insert-button"
+            disabled={!actionsEnabled}
+            title={
+              unavailable ?? commands.caption(CommandIDs.insertSnippet, args)
+            }
+            onClick={() =>
+              void commands.execute(CommandIDs.insertSnippet, args)
+            }
+          >
+            {trans.__('Insert snippet')}
+          </button>
+          <button
+            type="button"
+            className="jp-Button jp-mod-styled jp-mod-accept jp-warden-flavour-button"
+            disabled={!actionsEnabled}
+            aria-haspopup="menu"
+            aria-label={trans.__('Insert as…')}
+            title={unavailable ?? trans.__('Insert as pandas, Arrow or polars')}
+            onClick={event => openFlavourMenu(event.currentTarget)}
+          >
+            <caretDownIcon.react tag="span" className="jp-warden-caret" />
+          </button>
+        </div>
         <button
           type="button"
           className="jp-Button jp-mod-styled jp-warden-preview-button"
+          disabled={!actionsEnabled}
+          title={unavailable}
           onClick={() => void commands.execute(CommandIDs.preview, args)}
         >
           {trans.__('Preview')}
         </button>
       </div>
+      {lastChange && <ViewUpdateNotice update={lastChange} trans={trans} />}
       {detail.description && (
         <p className="jp-warden-details-description">{detail.description}</p>
       )}
       <dl className="jp-warden-details-facts">
         <dt>{trans.__('Owner')}</dt>
-        <dd className="jp-warden-details-owner">{detail.owner || '—'}</dd>
+        <dd className="jp-warden-details-owner">
+          {detail.owner ? <Unbroken text={detail.owner} /> : '—'}
+        </dd>
         {detail.tags.length > 0 && (
           <>
             <dt>{trans.__('Tags')}</dt>
@@ -136,11 +209,36 @@ function DatasetDetails(props: {
             trans.__('You see all rows: no row filter applies to you.')
           )}
         </dd>
+        {detail.defaultOrder.length > 0 && (
+          <>
+            <dt>{trans.__('Order')}</dt>
+            <dd className="jp-warden-details-order">
+              {detail.defaultOrder
+                .map(parseOrderKey)
+                .filter((key): key is OrderKey => key !== null)
+                .map(key =>
+                  orderWords(
+                    key,
+                    detail.columns.find(c => c.name === key.column)?.type ?? '',
+                    trans
+                  )
+                )
+                .join(', ')}
+            </dd>
+          </>
+        )}
         {detail.policies.length > 0 && (
           <>
             <dt>{trans.__('Policies')}</dt>
             <dd className="jp-warden-details-policies">
-              {detail.policies.join(', ')}
+              {detail.policies.map((policy, index) => (
+                <React.Fragment key={policy}>
+                  {index > 0 && ', '}
+                  <span className="jp-warden-unbroken" title={policy}>
+                    {policy}
+                  </span>
+                </React.Fragment>
+              ))}
             </dd>
           </>
         )}
@@ -177,9 +275,12 @@ function ColumnRow(props: {
       data-warden-cell-masked={cellMasked ? 'true' : undefined}
     >
       <td>
-        <div className="jp-warden-column-name" title={column.description}>
-          {column.name}
-        </div>
+        <div className="jp-warden-column-name">{column.name}</div>
+        {column.description && (
+          <div className="jp-warden-column-description">
+            {column.description}
+          </div>
+        )}
         <div className="jp-warden-column-type">
           {column.type}
           {column.sourceType && column.sourceType !== column.type && (
@@ -200,7 +301,8 @@ function ColumnRow(props: {
       <td>
         <div className="jp-warden-effect">
           <AccessBadge access={effect.access} trans={trans} />
-          {effect.access !== 'clear' && effect.description && (
+          {/* The badge says clear and hidden; a mask needs its words. */}
+          {effect.access === 'masked' && (
             <span className="jp-warden-effect-description">
               {effect.description}
             </span>
@@ -221,10 +323,14 @@ function ColumnRow(props: {
           <div
             key={`${mask.policy}:${mask.condition}`}
             className="jp-warden-cell-mask"
+            title={trans.__(
+              'API reads without mask indicators get: %1',
+              mask.description
+            )}
           >
             <CellMaskBadge trans={trans} />
             <span className="jp-warden-effect-description">
-              {trans.__('%1 where %2', mask.description, mask.condition)}
+              {cellMaskWords([mask], trans)}
             </span>
             <div className="jp-warden-why">
               {trans.__('by policy %1', mask.policy)}
@@ -233,5 +339,25 @@ function ColumnRow(props: {
         ))}
       </td>
     </tr>
+  );
+}
+
+/**
+ * An email or name that must not break at its hyphens: it may wrap only
+ * after an `@` (or anywhere, as a last resort, when a part is too long).
+ */
+function Unbroken(props: { text: string }): JSX.Element {
+  const parts = props.text.split(/(?=@)/);
+  return (
+    <>
+      {parts.map((part, index) => (
+        <React.Fragment key={index}>
+          {index > 0 && <wbr />}
+          <span className="jp-warden-unbroken" title={props.text}>
+            {part}
+          </span>
+        </React.Fragment>
+      ))}
+    </>
   );
 }

@@ -2,6 +2,7 @@ import { VDomModel } from '@jupyterlab/ui-components';
 
 import type { DatasetDetail } from '../../../common/api';
 import type { IWardenClient } from '../../tokens';
+import { viewChanges, type IViewUpdate } from '../../words';
 import type { LoadStatus } from '../catalog/model';
 
 /**
@@ -30,29 +31,63 @@ export class DetailsModel extends VDomModel {
     return this._error;
   }
 
-  /** Show a dataset (null: show nothing). */
+  /**
+   * How the shown dataset's view changed at its last reload (a policy, the catalog or the
+   * user's attributes), and when; null until it changes while shown.
+   */
+  get lastChange(): IViewUpdate | null {
+    return this._lastChange;
+  }
+
+  /**
+   * Whether the dataset's actions (preview, insert snippet) are offered:
+   * not while the catalog cannot be loaded, as they would fail too.
+   */
+  get actionsEnabled(): boolean {
+    return this._actionsEnabled;
+  }
+
+  set actionsEnabled(value: boolean) {
+    if (value !== this._actionsEnabled) {
+      this._actionsEnabled = value;
+      this.stateChanged.emit();
+    }
+  }
+
+  /** Show a dataset (null: show nothing); the same one again: keep it shown while it reloads. */
   async show(name: string | null): Promise<void> {
+    if (name !== this._name || this._status === 'error') {
+      this._detail = null;
+      this._lastChange = null;
+    }
+    const shown = this._detail;
     this._name = name;
-    this._detail = null;
     this._error = null;
     this._status = name ? 'loading' : 'idle';
+    const generation = ++this._generation;
     this.stateChanged.emit();
     if (!name) {
       return;
     }
     try {
       const detail = await this.fetch(name);
-      if (this._name === name) {
+      if (generation === this._generation) {
+        if (shown && shown.version !== detail.version) {
+          this._lastChange = {
+            at: new Date(),
+            changes: viewChanges(shown, detail)
+          };
+        }
         this._detail = detail;
         this._status = 'ready';
       }
     } catch (error) {
-      if (this._name === name) {
+      if (generation === this._generation) {
         this._error = error as Error;
         this._status = 'error';
       }
     }
-    if (this._name === name) {
+    if (generation === this._generation) {
       this.stateChanged.emit();
     }
   }
@@ -73,6 +108,11 @@ export class DetailsModel extends VDomModel {
     return pending;
   }
 
+  /** Forget the cached details of one dataset (they describe another version of its view). */
+  forget(name: string): void {
+    this._cache.delete(name);
+  }
+
   /** Forget cached details (policies may have changed) and reload the shown one. */
   invalidate(): Promise<void> {
     this._cache.clear();
@@ -85,4 +125,7 @@ export class DetailsModel extends VDomModel {
   private _status: LoadStatus = 'idle';
   private _detail: DatasetDetail | null = null;
   private _error: Error | null = null;
+  private _actionsEnabled = true;
+  private _lastChange: IViewUpdate | null = null;
+  private _generation = 0;
 }

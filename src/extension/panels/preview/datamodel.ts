@@ -7,9 +7,9 @@ import {
   type Vector
 } from 'apache-arrow';
 
-import { ARROW_META, type DatasetDetail } from '../../../common/api';
+import { ARROW_META } from '../../../common/api';
 
-/** How the service shaped one column of a preview, read from field metadata. */
+/** How the service shaped one column of a preview, read from its field metadata. */
 export interface IColumnMarking {
   name: string;
   masked: boolean;
@@ -17,8 +17,11 @@ export interface IColumnMarking {
   mask: string;
   /** Some cells are masked by a row condition. */
   cellMasked: boolean;
-  /** Values that a cell mask writes, to mark the cells that carry them. */
-  redactions: ReadonlySet<string>;
+  /**
+   * Index of the column's mask indicator field (true where a cell mask replaced the value;
+   * MASK_INDICATOR_PREFIX in common/api.ts), or -1 when the preview has none.
+   */
+  indicator: number;
 }
 
 /** What the schema metadata says about the whole preview. */
@@ -26,34 +29,40 @@ export interface IPreviewInfo {
   policies: string[];
   rowFilter: string | null;
   requestId: string | null;
+  /** The version of the view the rows come from (DatasetDetail.version). */
+  viewVersion: string | null;
 }
 
 /** The metadata handed to the cell renderers for every cell. */
 export interface ICellMetadata extends DataModel.Metadata {
   masked: boolean;
   cellMasked: boolean;
-  /** The value is one a cell mask writes (body cells only). */
+  /** A cell mask replaced this value (body cells only; from the indicator column). */
   maskedCell: boolean;
   isNull: boolean;
 }
 
-export function readColumnMarkings(
-  schema: Schema,
-  redactions: ReadonlyMap<string, ReadonlySet<string>> = new Map()
-): IColumnMarking[] {
-  return schema.fields.map(field => {
-    const meta = field.metadata;
-    const cellMasked = meta.get(ARROW_META.cellMasked) === 'true';
-    return {
-      name: field.name,
-      masked: meta.get(ARROW_META.access) === 'masked',
-      mask: meta.get(ARROW_META.mask) ?? '',
-      cellMasked,
-      redactions: cellMasked
-        ? (redactions.get(field.name) ?? new Set())
-        : new Set()
-    };
+/** The data columns of a preview, each with its marks and the index of its indicator field. */
+export function readColumnMarkings(schema: Schema): IColumnMarking[] {
+  const indicators = new Map<string, number>();
+  schema.fields.forEach((field, index) => {
+    const column = field.metadata.get(ARROW_META.indicatorFor);
+    if (column !== undefined) {
+      indicators.set(column, index);
+    }
   });
+  return schema.fields
+    .filter(field => !field.metadata.has(ARROW_META.indicatorFor))
+    .map(field => {
+      const meta = field.metadata;
+      return {
+        name: field.name,
+        masked: meta.get(ARROW_META.access) === 'masked',
+        mask: meta.get(ARROW_META.mask) ?? '',
+        cellMasked: meta.get(ARROW_META.cellMasked) === 'true',
+        indicator: indicators.get(field.name) ?? -1
+      };
+    });
 }
 
 export function readPreviewInfo(schema: Schema): IPreviewInfo {
@@ -70,7 +79,8 @@ export function readPreviewInfo(schema: Schema): IPreviewInfo {
   return {
     policies,
     rowFilter: meta.get(ARROW_META.rowFilter) || null,
-    requestId: meta.get(ARROW_META.requestId) || null
+    requestId: meta.get(ARROW_META.requestId) || null,
+    viewVersion: meta.get(ARROW_META.viewVersion) || null
   };
 }
 
@@ -90,7 +100,9 @@ export function formatValue(value: unknown, type: DataType): string | null {
   }
   if (DataType.isDecimal(type)) {
     return decimalToString(
-      arrowUtil.bigNumToString(value as any),
+      arrowUtil.bigNumToString(
+        value as Parameters<typeof arrowUtil.bigNumToString>[0]
+      ),
       (type as { scale: number }).scale
     );
   }
@@ -119,16 +131,24 @@ export function decimalToString(digits: string, scale: number): string {
 
 /**
  * A read-only DataGrid model over an Arrow table, exposing the Warden
- * markings of every column as cell metadata for the renderers.
+ * markings of every column as cell metadata for the renderers. Indicator
+ * fields are not shown: they mark the cells of the column they describe.
  */
 export class ArrowDataModel extends DataModel {
-  constructor(table: Table, options: ArrowDataModel.IOptions = {}) {
+  constructor(table: Table) {
     super();
     this._table = table;
-    this._vectors = table.schema.fields.map(
-      (_, index) => table.getChildAt(index) as Vector
+    this._columns = readColumnMarkings(table.schema);
+    const fieldIndex = new Map(
+      table.schema.fields.map((field, index) => [field.name, index])
     );
-    this._columns = readColumnMarkings(table.schema, options.redactions);
+    const vectorAt = (index: number) => table.getChildAt(index) as Vector;
+    this._vectors = this._columns.map(column =>
+      vectorAt(fieldIndex.get(column.name)!)
+    );
+    this._indicators = this._columns.map(column =>
+      column.indicator < 0 ? null : vectorAt(column.indicator)
+    );
   }
 
   get table(): Table {
@@ -177,9 +197,26 @@ export class ArrowDataModel extends DataModel {
     return {
       masked: marking.masked,
       cellMasked: marking.cellMasked,
-      maskedCell: text !== null && marking.redactions.has(text),
+      maskedCell:
+        region === 'body' && this._indicators[column]?.get(row) === true,
       isNull: text === null
     };
+  }
+
+  /** How many rows of a column a cell mask changed (0 without an indicator). */
+  maskedCellCount(name: string): number {
+    const indicator =
+      this._indicators[this._columns.findIndex(column => column.name === name)];
+    if (!indicator) {
+      return 0;
+    }
+    let count = 0;
+    for (let row = 0; row < indicator.length; row++) {
+      if (indicator.get(row) === true) {
+        count++;
+      }
+    }
+    return count;
   }
 
   /** The text of a body cell; null for a missing value. */
@@ -190,14 +227,8 @@ export class ArrowDataModel extends DataModel {
 
   private _table: Table;
   private _vectors: Vector[];
+  private _indicators: (Vector | null)[];
   private _columns: IColumnMarking[];
-}
-
-export namespace ArrowDataModel {
-  export interface IOptions {
-    /** Per column, the values cell masks write (from the dataset details). */
-    redactions?: ReadonlyMap<string, ReadonlySet<string>>;
-  }
 }
 
 const NO_MARKS: ICellMetadata = {
@@ -206,26 +237,3 @@ const NO_MARKS: ICellMetadata = {
   maskedCell: false,
   isNull: false
 };
-
-/**
- * Per column, the texts its redacting cell masks write. Only `redact` leaves a
- * recognisable value; the other masks cannot be told apart from data.
- */
-export function redactionsFromDetail(
-  detail: DatasetDetail
-): Map<string, Set<string>> {
-  const redactions = new Map<string, Set<string>>();
-  for (const column of detail.columns) {
-    for (const cellMask of column.effect.cellMasks) {
-      if (cellMask.mask.type === 'redact') {
-        const values = redactions.get(column.name) ?? new Set<string>();
-        values.add(cellMask.mask.value ?? DEFAULT_REDACTION);
-        redactions.set(column.name, values);
-      }
-    }
-  }
-  return redactions;
-}
-
-/** What `redact` writes when the policy gives no value (docs/configuration.md). */
-const DEFAULT_REDACTION = '***';

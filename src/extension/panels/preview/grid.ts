@@ -9,6 +9,7 @@ import {
 } from '@lumino/datagrid';
 import type { Message } from '@lumino/messaging';
 
+import type { OrderKey } from '../../../common/order';
 import type {
   ArrowDataModel,
   ICellMetadata,
@@ -33,18 +34,33 @@ export interface IGridColors {
   headerFont: string;
 }
 
-/** The header text: the column name, with how it is masked. */
+/** The header text: the column name, with how it is masked and, when sorted by it, the direction. */
 export function headerLabel(
   marking: Pick<IColumnMarking, 'name' | 'masked' | 'cellMasked'>,
+  trans: TranslationBundle,
+  sort: OrderKey | null = null
+): string {
+  const label = marking.masked
+    ? trans.__('%1 (masked)', marking.name)
+    : marking.cellMasked
+      ? trans.__('%1 (some cells masked)', marking.name)
+      : marking.name;
+  if (sort?.column !== marking.name) {
+    return label;
+  }
+  return `${label} ${sort.descending ? '▼' : '▲'}`;
+}
+
+/** What a body cell shows: a withheld cell says so; a missing value is `null`. */
+export function cellText(
+  value: unknown,
+  metadata: Partial<ICellMetadata>,
   trans: TranslationBundle
 ): string {
-  if (marking.masked) {
-    return trans.__('%1 (masked)', marking.name);
+  if (metadata.maskedCell) {
+    return trans.__('masked');
   }
-  if (marking.cellMasked) {
-    return trans.__('%1 (some cells masked)', marking.name);
-  }
-  return marking.name;
+  return value === null || value === undefined ? 'null' : String(value);
 }
 
 /** The tint of a body cell: a masked value stands out from a masked column. */
@@ -77,9 +93,44 @@ export function estimateColumnWidths(
   });
 }
 
-/** A DataGrid that paints Warden's masking marks and follows the theme. */
+/**
+ * Column header clicks, for sorting; drags (resizing a column) and clicks at a column's
+ * edge (where the resize handle is) are left to the grid.
+ */
+class HeaderClicks extends BasicMouseHandler {
+  constructor(private readonly _onClick: (column: number) => void) {
+    super();
+  }
+
+  onMouseDown(grid: DataGrid, event: MouseEvent): void {
+    const hit = grid.hitTest(event.clientX, event.clientY);
+    const onEdge = hit.x < RESIZE_MARGIN || hit.width - hit.x < RESIZE_MARGIN;
+    this._pressed =
+      hit.region === 'column-header' && !onEdge && event.button === 0
+        ? { column: hit.column, x: event.clientX, y: event.clientY }
+        : null;
+    super.onMouseDown(grid, event);
+  }
+
+  onMouseUp(grid: DataGrid, event: MouseEvent): void {
+    super.onMouseUp(grid, event);
+    const pressed = this._pressed;
+    this._pressed = null;
+    if (
+      pressed &&
+      Math.abs(event.clientX - pressed.x) < 4 &&
+      Math.abs(event.clientY - pressed.y) < 4
+    ) {
+      this._onClick(pressed.column);
+    }
+  }
+
+  private _pressed: { column: number; x: number; y: number } | null = null;
+}
+
+/** A DataGrid that paints Warden's masking marks, follows the theme, and sorts on a header click. */
 export class PreviewGrid extends DataGrid {
-  constructor(trans: TranslationBundle) {
+  constructor(trans: TranslationBundle, options: PreviewGrid.IOptions) {
     super({
       defaultSizes: {
         rowHeight: 24,
@@ -90,17 +141,41 @@ export class PreviewGrid extends DataGrid {
       headerVisibility: 'all'
     });
     this._trans = trans;
+    this._sortOf = options.sortOf;
     this.addClass('jp-warden-preview-grid');
     this.keyHandler = new BasicKeyHandler();
-    this.mouseHandler = new BasicMouseHandler();
+    this.mouseHandler = new HeaderClicks(column => {
+      const name = (this.dataModel as ArrowDataModel | null)?.columns[column]
+        ?.name;
+      if (name !== undefined) {
+        options.onSort(name);
+      }
+    });
+  }
+
+  /** What the user reads in a body cell. */
+  cellText(row: number, column: number): string {
+    const model = this.dataModel as ArrowDataModel;
+    return cellText(
+      model.text(row, column),
+      model.metadata('body', row, column),
+      this._trans
+    );
+  }
+
+  /** What the user reads in a column header. */
+  headerText(column: number): string {
+    const model = this.dataModel as ArrowDataModel;
+    return headerLabel(model.columns[column], this._trans, this._sortOf());
   }
 
   /** Show a new preview. */
   setModel(model: ArrowDataModel): void {
     this.dataModel = model;
     this.selectionModel = new BasicSelectionModel({ dataModel: model });
-    const headers = model.columns.map(column =>
-      headerLabel(column, this._trans)
+    // Room for a sort arrow in every header.
+    const headers = model.columns.map(
+      column => `${headerLabel(column, this._trans)} ▼`
     );
     estimateColumnWidths(model, headers).forEach((width, column) =>
       this.resizeColumn('body', column, width)
@@ -126,11 +201,12 @@ export class PreviewGrid extends DataGrid {
       (this.dataModel as ArrowDataModel | null)?.columns[config.column];
     this.cellRenderers.update({
       body: new TextRenderer({
-        font: colors.font,
+        font: ({ metadata }) =>
+          metadata.maskedCell ? `italic ${colors.font}` : colors.font,
         textColor: ({ metadata }) =>
-          metadata.isNull ? colors.dimText : colors.text,
+          metadata.isNull && !metadata.maskedCell ? colors.dimText : colors.text,
         backgroundColor: ({ metadata }) => cellBackground(metadata, colors),
-        format: ({ value }) => (value === null ? 'null' : String(value))
+        format: ({ value, metadata }) => cellText(value, metadata, trans)
       }),
       'column-header': new TextRenderer({
         font: colors.headerFont,
@@ -139,7 +215,9 @@ export class PreviewGrid extends DataGrid {
           metadata.masked || metadata.cellMasked ? colors.maskedHeader : '',
         format: config => {
           const column = columnOf(config);
-          return column ? headerLabel(column, trans) : String(config.value);
+          return column
+            ? headerLabel(column, trans, this._sortOf())
+            : String(config.value);
         }
       }),
       'row-header': new TextRenderer({
@@ -156,6 +234,16 @@ export class PreviewGrid extends DataGrid {
   }
 
   private _trans: TranslationBundle;
+  private _sortOf: () => OrderKey | null;
+}
+
+export namespace PreviewGrid {
+  export interface IOptions {
+    /** The column the rows are sorted by, if a header asked for it. */
+    sortOf: () => OrderKey | null;
+    /** A column header was clicked. */
+    onSort: (column: string) => void;
+  }
 }
 
 function readGridColors(node: HTMLElement): IGridColors {
@@ -194,6 +282,8 @@ function readGridColors(node: HTMLElement): IGridColors {
   };
 }
 
+/** Pixels from a column's edge where a press resizes rather than sorts. */
+const RESIZE_MARGIN = 6;
 const CHAR_WIDTH = 7.5;
 const MIN_COLUMN_WIDTH = 64;
 const MAX_COLUMN_WIDTH = 360;

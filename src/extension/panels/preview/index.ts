@@ -18,7 +18,10 @@ export class PreviewPanel extends Panel {
     this.model = new PreviewModel(options);
     this.addClass('jp-warden-preview');
     this.node.dataset.wardenDataset = options.dataset;
-    this._grid = new PreviewGrid(options.trans);
+    this._grid = new PreviewGrid(options.trans, {
+      sortOf: () => this.model.sort,
+      onSort: column => void this.model.toggleSort(column)
+    });
     this._grid.hide();
     this.addWidget(new PreviewHeader(this.model, options.trans));
     this.addWidget(this._grid);
@@ -26,6 +29,11 @@ export class PreviewPanel extends Panel {
   }
 
   readonly model: PreviewModel;
+
+  /** The grid, for what the user reads in it (tests). */
+  get grid(): PreviewGrid {
+    return this._grid;
+  }
 
   /** Repaint with the current theme's colours. */
   refreshStyle(): void {
@@ -69,7 +77,7 @@ export namespace PreviewPanel {
     widget.id = `warden-preview-${options.dataset.replace(/[^\w-]/g, '-')}`;
     widget.title.label = options.trans.__('Preview: %1', options.dataset);
     widget.title.caption = options.trans.__(
-      'First rows of %1 after Warden policies',
+      'First rows of %1 after Warden policies; click a column header to sort',
       options.dataset
     );
     widget.title.icon = wardenIcon;

@@ -1,23 +1,24 @@
 import { VDomModel } from '@jupyterlab/ui-components';
+import type { Table } from 'apache-arrow';
 
-import type { DatasetDetail } from '../../../common/api';
+import type { DatasetDetail, RowCount } from '../../../common/api';
+import { formatOrderKey, type OrderKey } from '../../../common/order';
 import type { IWardenClient } from '../../tokens';
+import { viewChanges, type IViewUpdate } from '../../words';
 import type { LoadStatus } from '../catalog/model';
-import {
-  ArrowDataModel,
-  readPreviewInfo,
-  redactionsFromDetail,
-  type IPreviewInfo
-} from './datamodel';
+import { ArrowDataModel, readPreviewInfo, type IPreviewInfo } from './datamodel';
 
-/** The enforced first rows of one dataset, and what shaped them. */
+/**
+ * The enforced first rows of one dataset, what shaped them (the dataset's details, the very
+ * view the rows come from), how many rows the user may see in all, and the order asked for.
+ */
 export class PreviewModel extends VDomModel {
   constructor(options: PreviewModel.IOptions) {
     super();
     this.dataset = options.dataset;
     this._client = options.client;
     this._rowLimit = options.rowLimit;
-    this._detail = options.detail;
+    this._details = options.details;
   }
 
   readonly dataset: string;
@@ -38,31 +39,83 @@ export class PreviewModel extends VDomModel {
     return this._info;
   }
 
+  /** The details of the view the shown rows come from (same version): the legend's words. */
+  get detail(): DatasetDetail | null {
+    return this._detail;
+  }
+
+  /** The version of the view shown; null before the first load. */
+  get version(): string | null {
+    return this._info?.viewVersion ?? null;
+  }
+
+  /** Rows the user may see in all; null while counting or when the count failed. */
+  get count(): RowCount | null {
+    return this._count;
+  }
+
   /** The row limit the shown rows were asked with. */
   get limit(): number {
     return this._limit;
   }
 
-  /** Fetch the preview again, with the current row limit. */
-  async load(): Promise<void> {
+  /** The order asked for by a column header; null: the dataset's default order. */
+  get sort(): OrderKey | null {
+    return this._sort;
+  }
+
+  /**
+   * How the user's view of the dataset changed at the last refresh that found it changed (a
+   * policy, the catalog or the user's attributes), and when; null until then.
+   */
+  get lastChange(): IViewUpdate | null {
+    return this._lastChange;
+  }
+
+  /** Sort by a column: ascending, then descending, then back to the dataset's order. */
+  toggleSort(column: string): Promise<void> {
+    const current = this._sort?.column === column ? this._sort : null;
+    this._sort = !current
+      ? { column, descending: false }
+      : current.descending
+        ? null
+        : { column, descending: true };
+    return this.load();
+  }
+
+  /**
+   * Fetch the preview again, with the current row limit and order. `viewChanged`: the
+   * service said the user's view of the dataset changed, so the shown count is stale too.
+   */
+  async load(viewChanged = false): Promise<void> {
     const generation = ++this._generation;
     this._limit = this._rowLimit();
     this._status = 'loading';
     this._error = null;
+    if (viewChanged) {
+      this._count = null;
+    }
     this.stateChanged.emit();
-    // The details only add cell-mask markers: a preview without them still helps.
-    const detail = this._detail(this.dataset).catch(() => null);
+    void this._loadCount(generation);
+    const shown = this._detail;
     try {
-      const table = await this._client.preview(this.dataset, this._limit);
-      const found = await detail;
+      let [table, detail] = await this._fetch();
+      // Two answers from either side of a policy change: ask once more for both, so that
+      // the legend and the policies always describe the rows shown.
+      if (readPreviewInfo(table.schema).viewVersion !== detail.version) {
+        this._details.forget(this.dataset);
+        [table, detail] = await this._fetch();
+      }
       if (generation !== this._generation) {
         return;
       }
-      this._dataModel = new ArrowDataModel(table, {
-        redactions: found ? redactionsFromDetail(found) : undefined
-      });
+      this._dataModel = new ArrowDataModel(table);
       this._info = readPreviewInfo(table.schema);
+      this._detail = detail;
       this._status = 'ready';
+      if (shown && shown.version !== detail.version) {
+        this._lastChange = { at: new Date(), changes: viewChanges(shown, detail) };
+      }
     } catch (error) {
       if (generation !== this._generation) {
         return;
@@ -70,30 +123,65 @@ export class PreviewModel extends VDomModel {
       // Access may just have been revoked: show nothing rather than stale rows.
       this._dataModel = null;
       this._info = null;
+      this._detail = null;
       this._error = error as Error;
       this._status = 'error';
     }
     this.stateChanged.emit();
   }
 
+  private _fetch(): Promise<[Table, DatasetDetail]> {
+    return Promise.all([
+      this._client.preview(this.dataset, {
+        limit: this._limit,
+        orderBy: this._sort ? [formatOrderKey(this._sort)] : []
+      }),
+      this._details.fetch(this.dataset)
+    ]);
+  }
+
+  /** The count is apart: a preview shows without it, and it may come later. */
+  private async _loadCount(generation: number): Promise<void> {
+    let count: RowCount | null = null;
+    try {
+      count = await this._client.count(this.dataset);
+    } catch {
+      // The rows shown say enough; the count line is left out.
+    }
+    if (generation === this._generation) {
+      this._count = count;
+      this.stateChanged.emit();
+    }
+  }
+
   private _client: IWardenClient;
   private _rowLimit: () => number;
-  private _detail: (name: string) => Promise<DatasetDetail>;
+  private _details: PreviewModel.IDetails;
   private _status: LoadStatus = 'idle';
   private _error: Error | null = null;
   private _dataModel: ArrowDataModel | null = null;
   private _info: IPreviewInfo | null = null;
+  private _detail: DatasetDetail | null = null;
+  private _count: RowCount | null = null;
   private _limit = 0;
+  private _sort: OrderKey | null = null;
+  private _lastChange: IViewUpdate | null = null;
   private _generation = 0;
 }
 
 export namespace PreviewModel {
+  /** Dataset details, shared with the sidebar so both show the same view. */
+  export interface IDetails {
+    fetch(name: string): Promise<DatasetDetail>;
+    /** Drop a cached answer: it describes another version of the view. */
+    forget(name: string): void;
+  }
+
   export interface IOptions {
     dataset: string;
     client: IWardenClient;
     /** Read at every load, so a settings change applies to the next refresh. */
     rowLimit: () => number;
-    /** The dataset details, for the values its cell masks write. */
-    detail: (name: string) => Promise<DatasetDetail>;
+    details: IDetails;
   }
 }

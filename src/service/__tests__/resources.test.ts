@@ -1,0 +1,300 @@
+/**
+ * Resources: what warden.yaml lets the service take of the machine, what DuckDB is given, which
+ * queries count as heavy (from the engine's own plan), and admission against a running
+ * service: heavy queries queued then refused with 503 and Retry-After, stream buffers shared
+ * between users, clients that stop reading cut after the stall timeout. All audited.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { Socket, connect } from 'node:net';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { tableFromIPC } from 'apache-arrow';
+import { AUDIT_BUILTINS } from '../audit/dataset';
+import { ConfigError, loadConfig } from '../config/load';
+import { resourceSettings } from '../config/resources';
+import { CompiledScan } from '../engine/compile';
+import { DuckDBEngine } from '../engine/duckdb';
+import { RunningService, api, demoLake, rows, startService, tempDir, token, until } from './helpers';
+
+const MIB = 1024 * 1024;
+const GIB = 1024 * MIB;
+const TRIAL = 'drug_xyz.trial_july2020';
+type Row = Record<string, unknown>;
+
+describe('resources in warden.yaml', () => {
+  test('defaults come from the machine: a quarter of its memory for DuckDB, a heavy query per 512 MiB up to one per core', () => {
+    assert.deepEqual(resourceSettings(undefined, '/etc/warden', { memory: 24 * GIB, cores: 2, tmpdir: '/var/tmp' }), {
+      memoryLimit: 6 * GIB,
+      spillDirectory: `/var/tmp/warden-spill-${process.getuid!()}`,
+      spillLimit: undefined,
+      threads: 2,
+      heavyQueries: 2,
+      queueLength: 64,
+      queueWaitMs: 30_000,
+      streamBuffers: 1.5 * GIB,
+      streamBuffersPerUser: 0.75 * GIB,
+      stallTimeoutMs: 60_000
+    });
+    const small = resourceSettings(undefined, '/etc/warden', { memory: 512 * MIB, cores: 8, tmpdir: '/tmp' });
+    assert.deepEqual([small.memoryLimit, small.heavyQueries, small.threads, small.streamBuffers], [256 * MIB, 1, 8, 256 * MIB]);
+  });
+
+  let demo: Awaited<ReturnType<typeof demoLake>>;
+  before(async () => {
+    demo = await demoLake(100);
+  });
+  after(() => demo.remove());
+
+  /** The demo config with `resources` added to warden.yaml. */
+  function withResources(yaml: string): string {
+    const dir = tempDir('resources');
+    const config = join(dir.path, 'config');
+    spawnSync('cp', ['-r', demo.configDir, config]);
+    const settings = readFileSync(join(config, 'warden.yaml'), 'utf8')
+      .replace('data_roots: [../lake]', `data_roots: [${demo.lakeDir}]`)
+      .replace('path: ../audit/audit.jsonl', `path: ${dir.path}/audit.jsonl`);
+    writeFileSync(join(config, 'warden.yaml'), `${settings}resources:\n${yaml}`);
+    return config;
+  }
+
+  test('values are taken as written; a spill directory is relative to the config directory', () => {
+    const config = withResources('  memory_limit_mib: 1024\n  spill_directory: spill\n  spill_limit_mib: 2048\n  threads: 3\n  heavy_queries: 4\n  queue_length: 5\n  queue_wait_seconds: 1.5\n  stream_buffers_mib: 64\n  stream_buffers_per_user: 0.25\n  stall_timeout_seconds: 7\n');
+    assert.deepEqual(loadConfig(config, AUDIT_BUILTINS).settings.resources, {
+      memoryLimit: GIB,
+      spillDirectory: join(config, 'spill'),
+      spillLimit: 2 * GIB,
+      threads: 3,
+      heavyQueries: 4,
+      queueLength: 5,
+      queueWaitMs: 1500,
+      streamBuffers: 64 * MIB,
+      streamBuffersPerUser: 16 * MIB,
+      stallTimeoutMs: 7000
+    });
+  });
+
+  for (const [yaml, message] of [
+    ['  memory_limit_mib: 100\n', /resources\.memory_limit_mib: must be >= 128/],
+    ['  stream_buffers_per_user: 2\n', /resources\.stream_buffers_per_user: must be <= 1/],
+    ['  stall_timeout_seconds: soon\n', /resources\.stall_timeout_seconds: must be number/],
+    ['  memory_limit: 2GB\n', /resources: unknown key "memory_limit"|must NOT have additional properties/]
+  ] as const) {
+    test(`a mistake is refused with file and line: ${yaml.trim()}`, () => {
+      const config = withResources(yaml);
+      assert.throws(
+        () => loadConfig(config, AUDIT_BUILTINS),
+        (error: unknown) => error instanceof ConfigError && error.file.endsWith('warden.yaml') && error.line >= 12 && message.test(error.message)
+      );
+    });
+  }
+});
+
+describe('heavy queries, from DuckDB\'s own plan', () => {
+  let engine: DuckDBEngine;
+  let dir: ReturnType<typeof tempDir>;
+  let file: string;
+  before(async () => {
+    dir = tempDir('plans');
+    engine = await DuckDBEngine.create({ memoryLimit: 512 * MIB, threads: 2, spillDirectory: join(dir.path, 'spill') });
+    file = join(dir.path, 't.parquet');
+    const writer = await DuckDBInstance.create(':memory:');
+    const connection = await writer.connect();
+    await connection.run(`COPY (SELECT range AS a, range % 7 AS b, 'x' || range AS s FROM range(50000)) TO '${file}' (FORMAT parquet)`);
+    connection.closeSync();
+    writer.closeSync();
+  });
+  after(async () => {
+    await engine.close();
+    dir.remove();
+  });
+  const scan = (sql: string, limit?: number): CompiledScan => ({ sql, params: [file], columns: [], ...(limit !== undefined ? { limit } : {}) });
+
+  for (const [shape, sql, limit, heavy] of [
+    ['a filtered preview', 'SELECT * FROM read_parquet($1) WHERE b = 3 LIMIT 100', 100, []],
+    ['a projection with a filter', 'SELECT a, s FROM read_parquet($1) WHERE s LIKE \'x1%\'', undefined, []],
+    ['a sort', 'SELECT * FROM read_parquet($1) ORDER BY s', undefined, ['ORDER_BY']],
+    ['a small top-N', 'SELECT * FROM read_parquet($1) ORDER BY s LIMIT 100', 100, []],
+    ['a top-N of ten million rows', 'SELECT * FROM read_parquet($1) ORDER BY s LIMIT 10000000', 10_000_000, ['ORDER_BY']],
+    ['an aggregate', 'SELECT s, count(*) AS n FROM read_parquet($1) GROUP BY s', undefined, ['HASH_GROUP_BY']],
+    ['a distinct', 'SELECT DISTINCT s FROM read_parquet($1)', undefined, ['HASH_GROUP_BY']],
+    ['a join', 'SELECT * FROM read_parquet($1) x JOIN read_parquet($1) y USING (a)', undefined, ['HASH_JOIN']],
+    ['a window', 'SELECT *, row_number() OVER (PARTITION BY b ORDER BY a) AS n FROM read_parquet($1)', undefined, ['WINDOW']]
+  ] as const) {
+    test(`${shape}: ${heavy.length ? `heavy (${heavy.join(', ')})` : 'light'}`, async () => {
+      const cost = await engine.cost(scan(sql, limit));
+      for (const operator of heavy) assert.ok(cost.heavyOperators.some(found => found.startsWith(operator)), `${operator} in ${cost.heavyOperators}`);
+      if (heavy.length === 0) assert.deepEqual(cost.heavyOperators, []);
+      assert.ok(cost.readAheadBytes > 0 && cost.readAheadBytes <= 96 * MIB);
+    });
+  }
+
+  test('a spill directory that is not this OS user\'s own is refused, not written into; an open one is closed', async () => {
+    // Spilled pages hold the rows being sorted: another user's directory (a link, or one made
+    // in a shared /tmp) would hand them over.
+    const elsewhere = join(dir.path, 'elsewhere');
+    mkdirSync(elsewhere);
+    symlinkSync(elsewhere, join(dir.path, 'linked'));
+    await assert.rejects(DuckDBEngine.create({ memoryLimit: 512 * MIB, threads: 1, spillDirectory: join(dir.path, 'linked') }), /spill directory .*linked is not a directory of this service's OS user/);
+    if (process.getuid!() === 0) {
+      const foreign = join(dir.path, 'foreign');
+      mkdirSync(foreign);
+      chownSync(foreign, 65534, 65534);
+      await assert.rejects(DuckDBEngine.create({ memoryLimit: 512 * MIB, threads: 1, spillDirectory: foreign }), /resources\.spill_directory in warden\.yaml/);
+    }
+    const open = join(dir.path, 'open');
+    mkdirSync(open, { mode: 0o777 });
+    const opened = await DuckDBEngine.create({ memoryLimit: 512 * MIB, threads: 1, spillDirectory: open });
+    await opened.close();
+    assert.equal(statSync(open).mode & 0o777, 0o700);
+  });
+
+  test('each instance runs with its settings; short light reads run on the interactive one', async () => {
+    assert.deepEqual(
+      [await engine.setting('scans', 'memory_limit'), await engine.setting('scans', 'threads'), await engine.setting('interactive', 'memory_limit'), await engine.setting('interactive', 'threads')],
+      ['448.0 MiB', '2', '64.0 MiB', '1']
+    );
+    assert.equal(await engine.setting('scans', 'temp_directory'), join(dir.path, 'spill', `warden-${process.pid}-scans`));
+    // Freed memory goes back to the system as DuckDB's threads go idle (instances.ts).
+    assert.equal(await engine.setting('scans', 'allocator_flush_threshold'), '1.0 MiB');
+    const threadsOf = async (limit?: number) => {
+      const result = await engine.stream({ sql: `SELECT current_setting('threads') AS t FROM read_parquet($1)${limit ? ' LIMIT 3' : ''}`, params: [file], columns: [{ name: 't', type: 'BIGINT', access: 'clear', cellMasked: false }], ...(limit ? { limit } : {}) }, new Map());
+      const values: number[] = [];
+      for await (const batch of result.batches) values.push(Number(batch.getChild('t')!.get(0)));
+      return values[0];
+    };
+    assert.deepEqual([await threadsOf(3), await threadsOf()], [1, 2]);
+  });
+
+  test('a sort larger than the memory limit spills to the spill directory and completes', async () => {
+    // 64 MiB for the scan instance (the interactive one keeps its 64): a sort of about 110 MB spills.
+    await engine.configure({ memoryLimit: 128 * MIB, threads: 2, spillDirectory: join(dir.path, 'spill') });
+    assert.equal(await engine.setting('scans', 'memory_limit'), '64.0 MiB');
+    const rowCount = 1_200_000;
+    const sql = `SELECT range AS a, md5(CAST(range AS VARCHAR)) || md5(CAST(range + 1 AS VARCHAR)) AS s FROM range(${rowCount}) ORDER BY s`;
+    const result = await engine.stream({ sql, params: [], columns: [{ name: 'a', type: 'BIGINT', access: 'clear', cellMasked: false }, { name: 's', type: 'VARCHAR', access: 'clear', cellMasked: false }] }, new Map());
+    let count = 0;
+    let previous = '';
+    let spilled = false;
+    for await (const batch of result.batches) {
+      const first = String(batch.getChild('s')!.get(0));
+      const last = String(batch.getChild('s')!.get(batch.numRows - 1));
+      assert.ok(previous <= first && first <= last, 'rows come sorted');
+      previous = last;
+      count += batch.numRows;
+      const spill = join(dir.path, 'spill', `warden-${process.pid}-scans`);
+      spilled ||= existsSync(spill) && readdirSync(spill).length > 0;
+    }
+    assert.equal(count, rowCount);
+    assert.ok(spilled, 'DuckDB wrote to the spill directory');
+  });
+});
+
+/** A request on a raw socket that reads the first bytes of the answer, then stops reading. */
+async function stalledRequest(url: string, path: string, user: string, body: object): Promise<{ socket: Socket; head: string; closed: Promise<void> }> {
+  const { hostname, port, pathname } = new URL(`${url}${path}`);
+  const socket = connect(Number(port), hostname);
+  const text = JSON.stringify(body);
+  socket.write(`POST ${pathname} HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${await token(user)}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
+  const head = await new Promise<string>((resolve, reject) => {
+    socket.once('data', chunk => {
+      socket.pause();
+      resolve(chunk.toString('latin1').split('\r\n\r\n')[0]);
+    });
+    socket.once('error', reject);
+  });
+  const closed = new Promise<void>(resolve => socket.once('close', () => resolve()));
+  return { socket, head, closed };
+}
+
+describe('admission against a running service', () => {
+  let demo: Awaited<ReturnType<typeof demoLake>>;
+  let running: RunningService;
+  let url: string;
+  const audit = () => readFileSync(join(demo.out, 'audit/audit.jsonl'), 'utf8').trim().split('\n').map(line => JSON.parse(line) as Row);
+
+  before(async () => {
+    // Large enough that a scan (27 MB) does not fit in the sockets' buffers.
+    demo = await demoLake(200_000);
+    const settings = join(demo.configDir, 'warden.yaml');
+    writeFileSync(
+      settings,
+      `${readFileSync(settings, 'utf8')}resources:\n  heavy_queries: 1\n  queue_length: 2\n  queue_wait_seconds: 2\n  stream_buffers_mib: 200\n  stream_buffers_per_user: 0.5\n  stall_timeout_seconds: 3\n`
+    );
+    running = await startService(demo.configDir);
+    url = running.url;
+  });
+  after(async () => {
+    await running.close();
+    demo.remove();
+  });
+
+  test('a second sort waits for the first, is refused with 503 and Retry-After, audited; light reads go on; the stalled client is cut', async () => {
+    const started = performance.now();
+    const first = await stalledRequest(url, `/datasets/${TRIAL}/scan`, 'pat', { orderBy: ['ssn'] });
+    assert.match(first.head, /^HTTP\/1\.1 200/);
+    const firstId = /x-warden-request-id: (\S+)/i.exec(first.head)![1];
+
+    const refused = await api(`${url}/datasets/${TRIAL}/scan`, 'alice', { method: 'POST', body: JSON.stringify({ orderBy: ['participant_id'] }) });
+    assert.equal(refused.status, 503);
+    assert.equal(refused.headers.get('retry-after'), '2');
+    const body = (await refused.json()) as { error: { code: string; message: string } };
+    assert.equal(body.error.code, 'overloaded');
+    assert.match(body.error.message, /1 heavy query is running.*waited 2 s/);
+
+    // Light reads are not held back by the heavy one.
+    const preview = await api(`${url}/datasets/${TRIAL}/preview?limit=5`, 'alice');
+    assert.equal(preview.status, 200);
+    assert.equal(tableFromIPC(new Uint8Array(await preview.arrayBuffer())).numRows, 5);
+    const light = await api(`${url}/datasets/${TRIAL}/scan`, 'alice', { method: 'POST', body: JSON.stringify({ limit: 1000, columns: ['participant_id', 'country'] }) });
+    assert.deepEqual([...new Set(rows(tableFromIPC(new Uint8Array(await light.arrayBuffer()))).map(row => row.country))], ['US']);
+
+    // The client that stopped reading is cut after the stall timeout, audited so, and what its stream held is given back.
+    await until(() => audit().some(record => record.request_id === firstId && record.event === 'complete'), 'the stalled stream to be cut', 20_000);
+    const elapsed = (performance.now() - started) / 1000;
+    assert.ok(elapsed >= 3, `cut after ${elapsed} s`);
+    first.socket.destroy();
+    const records = audit();
+    const complete = records.find(record => record.request_id === firstId && record.event === 'complete')!;
+    assert.equal(complete.outcome, 'aborted');
+    assert.match(String(complete.reason), /the client took no data for 3 s: stream cut/);
+    assert.ok(Number(complete.rows) < 200_000, `${complete.rows} rows recorded as delivered`);
+    assert.equal(running.service.access.admission.heldBytes, 0);
+    // Its batches are collected without waiting for other work to make V8 collect (the service runs in this process).
+    await until(() => process.memoryUsage().arrayBuffers < 16 * MIB, `the cut stream's batches to be collected (${process.memoryUsage().arrayBuffers} bytes left)`, 5000);
+    const refusal = records.find(record => record.user_name === 'alice' && record.outcome === 'refused')!;
+    assert.equal(refusal.event, 'access');
+    assert.match(String(refusal.reason), /heavy: ORDER_BY/);
+
+    // With the slot free again, a sort runs: rows in order.
+    const sorted = await api(`${url}/datasets/${TRIAL}/scan`, 'alice', { method: 'POST', body: JSON.stringify({ orderBy: ['participant_id'], columns: ['participant_id'], limit: 50_000 }) });
+    const ids = rows(tableFromIPC(new Uint8Array(await sorted.arrayBuffer()))).map(row => String(row.participant_id));
+    assert.equal(ids.length, 50_000);
+    assert.deepEqual(ids, [...ids].sort());
+  });
+
+  test('one user\'s slow streams take at most their share of the stream buffers: their next read waits, other users\' reads do not wait behind it', async () => {
+    const stalled = await stalledRequest(url, `/datasets/${TRIAL}/scan`, 'pat', {});
+    assert.match(stalled.head, /^HTTP\/1\.1 200/);
+    const admission = running.service.access.admission;
+    const own = api(`${url}/datasets/${TRIAL}/scan`, 'pat', { method: 'POST', body: '{}' });
+    await until(() => admission.waitingReads === 1, "pat's second read to wait");
+    // While pat's read waits on pat's share, carlos's whole scan runs.
+    const other = await api(`${url}/datasets/${TRIAL}/scan`, 'carlos', { method: 'POST', body: JSON.stringify({ columns: ['participant_id'] }) });
+    assert.equal(other.status, 200);
+    assert.equal(admission.waitingReads, 1, "carlos's answer started while pat's read waited");
+    assert.equal(tableFromIPC(new Uint8Array(await other.arrayBuffer())).numRows, 200_000);
+    const refused = await own;
+    assert.equal(refused.status, 503);
+    assert.match(((await refused.json()) as { error: { message: string } }).error.message, /yours 96 of 100 MiB/);
+    stalled.socket.destroy();
+    await stalled.closed;
+    // Once the stalled stream is gone, its room is back.
+    await until(() => running.service.access.admission.heldBytes === 0, 'the stalled stream to give its room back');
+    const again = await api(`${url}/datasets/${TRIAL}/scan`, 'pat', { method: 'POST', body: JSON.stringify({ limit: 10 }) });
+    assert.equal(again.status, 200);
+    await again.arrayBuffer();
+  });
+});
