@@ -40,22 +40,40 @@ const MAX_CACHED_PRINCIPALS = 1000;
 
 export class Catalog {
   private readonly visible = new WeakMap<readonly Policy[], Map<string, VisibleDataset[]>>();
-  /** The datasets each dataset selector picks, found once per selector (as JSON: policies share selectors). */
-  private readonly selected = new Map<string, CatalogDataset[]>();
-  /** Names in order, for the datasets a name pattern's literal prefix can reach. */
+  /**
+   * Every dataset in the order searches list them (names as `localeCompare` orders them). The
+   * indexes below hold positions in this list, so candidates sorted by position are sorted by name.
+   */
+  private readonly ordered: CatalogDataset[];
+  private readonly positionOf = new Map<string, number>();
+  /** Per position: the lower-cased name and description, where the dataset's search text starts. */
+  private readonly headText: string[];
+  /** Per position, an id shared by datasets whose columns are alike (names, tags, types): what a decision reads of them. */
+  private readonly columnKinds: Kinds;
+  /** Per position, an id shared by datasets with the same tags: what their listing adds to the visible columns. */
+  private readonly tagKinds: Kinds;
+  /** Names in code-unit order, with their positions: the datasets a name pattern's literal prefix can reach. */
   private readonly sortedNames: string[];
-  private readonly byTag = new Map<string, CatalogDataset[]>();
-  private readonly columnKeys = new WeakMap<CatalogDataset, string>();
+  private readonly sortedPositions: Int32Array;
+  private readonly byTag = new Map<string, number[]>();
+  /** The positions each dataset selector picks, ascending, found once per selector (as JSON: policies share selectors). */
+  private readonly selected = new Map<string, Int32Array>();
 
   private constructor(private readonly datasets: Map<string, CatalogDataset>) {
-    this.sortedNames = [...datasets.keys()].sort();
-    for (const dataset of datasets.values()) {
+    this.ordered = [...datasets.values()].sort((a, b) => a.config.name.localeCompare(b.config.name));
+    this.ordered.forEach((dataset, position) => {
+      this.positionOf.set(dataset.config.name, position);
       for (const tag of dataset.facts.tags) {
         const tagged = this.byTag.get(tag);
-        if (tagged) tagged.push(dataset);
-        else this.byTag.set(tag, [dataset]);
+        if (tagged) tagged.push(position);
+        else this.byTag.set(tag, [position]);
       }
-    }
+    });
+    this.headText = this.ordered.map(dataset => [dataset.config.name, dataset.config.description].join('\n').toLowerCase());
+    this.columnKinds = kindsOf(this.ordered.map(dataset => JSON.stringify(dataset.facts.columns)));
+    this.tagKinds = kindsOf(this.ordered.map(dataset => JSON.stringify(dataset.config.tags)));
+    this.sortedNames = [...datasets.keys()].sort();
+    this.sortedPositions = Int32Array.from(this.sortedNames, name => this.positionOf.get(name)!);
   }
 
   /** Reads every source's schema; a declared column the source lacks, or a reserved column name, is a config error. */
@@ -143,7 +161,6 @@ export class Catalog {
     let visible = byPrincipal.get(key);
     if (!visible) {
       visible = this.decideVisible(principal, policies.filter(policy => policyAppliesTo(policy, principal)));
-      visible.sort((a, b) => a.summary.name.localeCompare(b.summary.name));
       if (byPrincipal.size >= MAX_CACHED_PRINCIPALS) byPrincipal.delete(byPrincipal.keys().next().value!);
       byPrincipal.set(key, visible);
     }
@@ -157,77 +174,77 @@ export class Catalog {
    * its name: datasets alike in those share one decision (and the columns it leaves visible).
    */
   private decideVisible(principal: Principal, applicable: Policy[]): VisibleDataset[] {
-    const candidates = new Set<CatalogDataset>();
+    // Per position, 0 for a dataset no grant selects; else the id of the policies that select
+    // it, found in policy order: each policy splits the groups of the datasets it selects.
+    const group = new Int32Array(this.ordered.length);
+    const candidates: number[] = [];
     for (const policy of applicable) {
-      if (policy.effect === 'grant') this.selectedBy(policy.datasets).forEach(dataset => candidates.add(dataset));
+      if (policy.effect !== 'grant') continue;
+      for (const position of this.selectedBy(policy.datasets)) {
+        if (group[position] === 0) {
+          group[position] = 1;
+          candidates.push(position);
+        }
+      }
     }
-    if (candidates.size === 0) return [];
-    // Group the candidates by the policies that select them, in policy order: each policy
-    // splits the groups of the datasets it selects (group ids are numbers, no list per dataset).
-    const groupOf = new Map<CatalogDataset, number>();
+    if (candidates.length === 0) return [];
     const split = new Map<number, number>();
-    let groups = 1;
+    let groups = 2;
     applicable.forEach((policy, id) => {
-      for (const dataset of this.selectedBy(policy.datasets)) {
-        if (!candidates.has(dataset)) continue;
-        const from = groupOf.get(dataset) ?? 0;
+      for (const position of this.selectedBy(policy.datasets)) {
+        const from = group[position];
+        if (from === 0) continue;
         const step = from * applicable.length + id;
         let to = split.get(step);
         if (to === undefined) split.set(step, (to = groups++));
-        groupOf.set(dataset, to);
+        group[position] = to;
       }
     });
-    const shared = new Map<string, { decision: Decision; columns: VisibleColumns } | null>();
+    // Decided once per group and kind of columns; listed once per decision and kind of dataset tags.
+    const alikes = new Map<number, Alike | null>();
+    const listings = new Map<number, Listing>();
     const visible: VisibleDataset[] = [];
-    for (const dataset of candidates) {
-      const key = `${groupOf.get(dataset)}|${this.columnsKey(dataset)}`;
-      let alike = shared.get(key);
+    for (const position of Int32Array.from(candidates).sort()) {
+      const dataset = this.ordered[position];
+      const alikeKey = group[position] * this.columnKinds.size + this.columnKinds.ids[position];
+      let alike = alikes.get(alikeKey);
       if (alike === undefined) {
         const decision = decide(principal, dataset.facts, applicable);
-        alike = decision.allowed ? { decision, columns: visibleColumns(dataset, decision) } : null;
-        shared.set(key, alike);
+        alike = decision.allowed ? { id: alikes.size, columns: visibleColumns(dataset, decision) } : null;
+        alikes.set(alikeKey, alike);
       }
       if (!alike) continue;
-      const summary = summaryOf(dataset, alike.columns);
-      const tags = [...new Set([...summary.tags, ...summary.columnTags])];
-      const text = [summary.name, summary.description, ...summary.columnNames, ...tags].join('\n').toLowerCase();
-      visible.push({ summary, tags, text });
+      const listingKey = alike.id * this.tagKinds.size + this.tagKinds.ids[position];
+      let listing = listings.get(listingKey);
+      if (!listing) listings.set(listingKey, (listing = listingOf(dataset.config.tags, alike.columns)));
+      visible.push({ summary: summaryOf(dataset, alike.columns), tags: listing.tags, text: this.headText[position] + listing.text });
     }
     return visible;
   }
 
-  /** The dataset's columns and their tags, as a key: what a decision reads of them. */
-  private columnsKey(dataset: CatalogDataset): string {
-    let key = this.columnKeys.get(dataset);
-    if (key === undefined) {
-      key = JSON.stringify(dataset.facts.columns);
-      this.columnKeys.set(dataset, key);
-    }
-    return key;
-  }
-
-  /** The datasets a selector picks (as `datasetMatches` would, without testing every dataset). */
-  private selectedBy(selector: DatasetSelector): CatalogDataset[] {
+  /** The positions of the datasets a selector picks (as `datasetMatches` would, without testing every dataset). */
+  private selectedBy(selector: DatasetSelector): Int32Array {
     const key = JSON.stringify([selector.names, selector.tags]);
     let picked = this.selected.get(key);
     if (picked) return picked;
-    const found = new Set<CatalogDataset>();
+    const found: number[] = [];
     for (const pattern of selector.names ?? []) {
       const wildcard = pattern.search(/[*?]/);
       if (wildcard < 0) {
-        const dataset = this.datasets.get(pattern);
-        if (dataset) found.add(dataset);
+        const position = this.positionOf.get(pattern);
+        if (position !== undefined) found.push(position);
         continue;
       }
       // Only names starting with the pattern's literal prefix can match it.
       const prefix = pattern.slice(0, wildcard);
       const names = this.sortedNames;
       for (let at = lowerBound(names, prefix); at < names.length && names[at].startsWith(prefix); at++) {
-        if (globMatches(pattern, names[at])) found.add(this.datasets.get(names[at])!);
+        if (globMatches(pattern, names[at])) found.push(this.sortedPositions[at]);
       }
     }
-    for (const tag of selector.tags ?? []) this.byTag.get(tag)?.forEach(dataset => found.add(dataset));
-    picked = [...found];
+    for (const tag of selector.tags ?? []) for (const position of this.byTag.get(tag) ?? []) found.push(position);
+    const sorted = Int32Array.from(found).sort();
+    picked = sorted.filter((position, at) => at === 0 || position !== sorted[at - 1]);
     this.selected.set(key, picked);
     return picked;
   }
@@ -247,6 +264,41 @@ function lowerBound(names: string[], prefix: string): number {
 
 type VisibleColumns = Pick<DatasetSummary, 'columnNames' | 'columnTags'>;
 
+/** Ids for values, equal values sharing one: `ids[i]` is below `size`. */
+interface Kinds {
+  ids: Int32Array;
+  size: number;
+}
+
+function kindsOf(values: string[]): Kinds {
+  const known = new Map<string, number>();
+  const ids = Int32Array.from(values, value => {
+    let id = known.get(value);
+    if (id === undefined) known.set(value, (id = known.size));
+    return id;
+  });
+  return { ids, size: known.size };
+}
+
+/** A decision that datasets alike in policies and columns share. */
+interface Alike {
+  id: number;
+  columns: VisibleColumns;
+}
+
+/** What a dataset's entry adds to its name and description, shared by datasets with the same tags and decision. */
+interface Listing {
+  /** Dataset and visible column tags. */
+  tags: string[];
+  /** The visible column names and the tags, each on a line of its own, lower-cased. */
+  text: string;
+}
+
+function listingOf(datasetTags: string[], columns: VisibleColumns): Listing {
+  const tags = [...new Set([...datasetTags, ...columns.columnTags])];
+  return { tags, text: [...columns.columnNames, ...tags].map(value => `\n${value}`).join('').toLowerCase() };
+}
+
 /** The names and tags of the columns a decision leaves visible (not hidden). */
 function visibleColumns(dataset: CatalogDataset, decision: Decision): VisibleColumns {
   const hidden = new Set(decision.columns.filter(column => column.mask?.type === 'hide').map(column => column.name));
@@ -256,7 +308,7 @@ function visibleColumns(dataset: CatalogDataset, decision: Decision): VisibleCol
 
 function summaryOf(dataset: CatalogDataset, columns: VisibleColumns): DatasetSummary {
   const { name, database, table, description, owner, tags } = dataset.config;
-  return { name, database, table, description, owner, tags, ...columns };
+  return { name, database, table, description, owner, tags, columnNames: columns.columnNames, columnTags: columns.columnTags };
 }
 
 export function summarise(dataset: CatalogDataset, decision: Decision): DatasetSummary {
