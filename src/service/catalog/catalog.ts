@@ -42,11 +42,13 @@ export class Catalog {
   private readonly visible = new WeakMap<readonly Policy[], Map<string, VisibleDataset[]>>();
   /**
    * Every dataset in the order searches list them (names as `localeCompare` orders them). The
-   * indexes below hold positions in this list, so candidates sorted by position are sorted by name.
+   * indexes below hold positions in this list, so datasets taken by position are sorted by name.
    */
   private readonly ordered: CatalogDataset[];
   private readonly positionOf = new Map<string, number>();
-  /** Per position: the lower-cased name and description, where the dataset's search text starts. */
+  /** Per position, what a listing shows whatever the principal: read in order, not through each dataset's objects. */
+  private readonly heads: DatasetHead[];
+  /** Per position, the lower-cased name and description, where the dataset's search text starts. */
   private readonly headText: string[];
   /** Per position, an id shared by datasets whose columns are alike (names, tags, types): what a decision reads of them. */
   private readonly columnKinds: Kinds;
@@ -69,6 +71,7 @@ export class Catalog {
         else this.byTag.set(tag, [position]);
       }
     });
+    this.heads = this.ordered.map(dataset => headOf(dataset.config));
     this.headText = this.ordered.map(dataset => [dataset.config.name, dataset.config.description].join('\n').toLowerCase());
     this.columnKinds = kindsOf(this.ordered.map(dataset => JSON.stringify(dataset.facts.columns)));
     this.tagKinds = kindsOf(this.ordered.map(dataset => JSON.stringify(dataset.config.tags)));
@@ -177,17 +180,17 @@ export class Catalog {
     // Per position, 0 for a dataset no grant selects; else the id of the policies that select
     // it, found in policy order: each policy splits the groups of the datasets it selects.
     const group = new Int32Array(this.ordered.length);
-    const candidates: number[] = [];
+    let candidates = 0;
     for (const policy of applicable) {
       if (policy.effect !== 'grant') continue;
       for (const position of this.selectedBy(policy.datasets)) {
         if (group[position] === 0) {
           group[position] = 1;
-          candidates.push(position);
+          candidates++;
         }
       }
     }
-    if (candidates.length === 0) return [];
+    if (candidates === 0) return [];
     const split = new Map<number, number>();
     let groups = 2;
     applicable.forEach((policy, id) => {
@@ -204,7 +207,8 @@ export class Catalog {
     const alikes = new Map<number, Alike | null>();
     const listings = new Map<number, Listing>();
     const visible: VisibleDataset[] = [];
-    for (const position of Int32Array.from(candidates).sort()) {
+    for (let position = 0; position < group.length; position++) {
+      if (group[position] === 0) continue;
       const dataset = this.ordered[position];
       const alikeKey = group[position] * this.columnKinds.size + this.columnKinds.ids[position];
       let alike = alikes.get(alikeKey);
@@ -217,7 +221,7 @@ export class Catalog {
       const listingKey = alike.id * this.tagKinds.size + this.tagKinds.ids[position];
       let listing = listings.get(listingKey);
       if (!listing) listings.set(listingKey, (listing = listingOf(dataset.config.tags, alike.columns)));
-      visible.push({ summary: summaryOf(dataset, alike.columns), tags: listing.tags, text: this.headText[position] + listing.text });
+      visible.push({ summary: summaryOf(this.heads[position], alike.columns), tags: listing.tags, text: this.headText[position] + listing.text });
     }
     return visible;
   }
@@ -306,11 +310,18 @@ function visibleColumns(dataset: CatalogDataset, decision: Decision): VisibleCol
   return { columnNames: visible.map(column => column.name), columnTags: [...new Set(visible.flatMap(column => column.tags))].sort() };
 }
 
-function summaryOf(dataset: CatalogDataset, columns: VisibleColumns): DatasetSummary {
-  const { name, database, table, description, owner, tags } = dataset.config;
+/** What a listing shows of a dataset whatever the principal: all but the columns they may see. */
+type DatasetHead = Omit<DatasetSummary, 'columnNames' | 'columnTags'>;
+
+function headOf({ name, database, table, description, owner, tags }: DatasetConfig): DatasetHead {
+  return { name, database, table, description, owner, tags };
+}
+
+function summaryOf(head: DatasetHead, columns: VisibleColumns): DatasetSummary {
+  const { name, database, table, description, owner, tags } = head;
   return { name, database, table, description, owner, tags, columnNames: columns.columnNames, columnTags: columns.columnTags };
 }
 
 export function summarise(dataset: CatalogDataset, decision: Decision): DatasetSummary {
-  return summaryOf(dataset, visibleColumns(dataset, decision));
+  return summaryOf(headOf(dataset.config), visibleColumns(dataset, decision));
 }
