@@ -130,6 +130,7 @@ function decideEvery(catalog: Catalog, configs: DatasetConfig[], principal: Prin
     .sort((a, b) => a.summary.name.localeCompare(b.summary.name));
 }
 
+const DATABASES = ['sales', 'Sales', 'hr', 'ops', 'nothing'];
 const NEEDLES = ['orders', 'SALES', 'pii', 'pii-eu', 'email', 'σίσυφος', 'ς', 'data\nid', 'team\nname', 'é', 'people_2'];
 
 test('search lists exactly the datasets a decision per dataset allows, with their visible columns, tags and search text', async () => {
@@ -158,6 +159,13 @@ test('search lists exactly the datasets a decision per dataset allows, with thei
         for (const tag of TAGS) {
           const found = catalog.search(who, policies, { tag }).datasets.map(summary => summary.name);
           assert.deepEqual(found, expected.filter(entry => entry.tags.includes(tag)).map(entry => entry.summary.name), `tag=${tag}`);
+        }
+        // The tags offered are those of the database asked for, whatever the other filters.
+        for (const database of DATABASES) {
+          const inDatabase = expected.filter(entry => entry.summary.database === database);
+          const found = catalog.search(who, policies, { database, q: 'o' });
+          assert.deepEqual(found.datasets.map(summary => summary.name), inDatabase.filter(entry => entry.text.includes('o')).map(entry => entry.summary.name), `database=${database}`);
+          assert.deepEqual(found.tags, [...new Set(inDatabase.flatMap(entry => entry.tags))].sort(), `database=${database}`);
         }
       }
     }),

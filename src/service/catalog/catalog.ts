@@ -29,27 +29,36 @@ export interface CatalogQuery {
 
 interface VisibleDataset {
   summary: DatasetSummary;
-  /** Dataset and column tags. */
+  /** The lower-cased name and description: the start of the search text. */
+  head: string;
+  /** The tags and the rest of the search text, shared by datasets alike. */
+  listing: Listing;
+}
+
+/** What a principal may see, sorted by name, and the tags of all of it. */
+interface View {
+  datasets: VisibleDataset[];
   tags: string[];
-  /** Lower-cased name, description, column names and tags. */
-  text: string;
 }
 
 /** Principals whose view is kept; the oldest is dropped first. */
 const MAX_CACHED_PRINCIPALS = 1000;
 
 export class Catalog {
-  private readonly visible = new WeakMap<readonly Policy[], Map<string, VisibleDataset[]>>();
+  private readonly visible = new WeakMap<readonly Policy[], Map<string, View>>();
   /**
    * Every dataset in the order searches list them (names as `localeCompare` orders them). The
    * indexes below hold positions in this list, so datasets taken by position are sorted by name.
    */
   private readonly ordered: CatalogDataset[];
   private readonly positionOf = new Map<string, number>();
-  /** Per position, what a listing shows whatever the principal: read in order, not through each dataset's objects. */
-  private readonly heads: DatasetHead[];
+  /**
+   * Per position, the summary of the dataset with every column visible: what a principal whose
+   * decision hides no column receives, shared, and read in order, not through each dataset's objects.
+   */
+  private readonly summaries: DatasetSummary[] = [];
   /** Per position, the lower-cased name and description, where the dataset's search text starts. */
-  private readonly headText: string[];
+  private readonly headText: string[] = [];
   /** Per position, an id shared by datasets whose columns are alike (names, tags, types): what a decision reads of them. */
   private readonly columnKinds: Kinds;
   /** Per position, an id shared by datasets with the same tags: what their listing adds to the visible columns. */
@@ -58,24 +67,33 @@ export class Catalog {
   private readonly sortedNames: string[];
   private readonly sortedPositions: Int32Array;
   private readonly byTag = new Map<string, number[]>();
-  /** The positions each dataset selector picks, ascending, found once per selector (as JSON: policies share selectors). */
-  private readonly selected = new Map<string, Int32Array>();
+  /** The positions each dataset selector picks, found once per selector (as JSON: policies share selectors). */
+  private readonly selected = new Map<string, readonly number[]>();
 
   private constructor(private readonly datasets: Map<string, CatalogDataset>) {
-    this.ordered = [...datasets.values()].sort((a, b) => a.config.name.localeCompare(b.config.name));
-    this.ordered.forEach((dataset, position) => {
-      this.positionOf.set(dataset.config.name, position);
-      for (const tag of dataset.facts.tags) {
+    // One pass over the datasets, in name order, reading each dataset's objects once.
+    const names = [...datasets.keys()];
+    this.sortedNames = [...names].sort();
+    this.ordered = names.sort((a, b) => a.localeCompare(b)).map(name => datasets.get(name)!);
+    const columnKeys = new Map<string, number>();
+    const tagKeys = new Map<string, number>();
+    const columnIds = new Int32Array(this.ordered.length);
+    const tagIds = new Int32Array(this.ordered.length);
+    const everyColumn: VisibleColumns[] = [];
+    this.ordered.forEach(({ config, facts, columns }, position) => {
+      this.positionOf.set(config.name, position);
+      for (const tag of facts.tags) {
         const tagged = this.byTag.get(tag);
         if (tagged) tagged.push(position);
         else this.byTag.set(tag, [position]);
       }
+      this.headText.push(`${config.name}\n${config.description}`.toLowerCase());
+      columnIds[position] = idOf(columnKeys, JSON.stringify(facts.columns));
+      tagIds[position] = idOf(tagKeys, JSON.stringify(config.tags));
+      this.summaries.push(summaryOf(config, (everyColumn[columnIds[position]] ??= columnsOf(columns))));
     });
-    this.heads = this.ordered.map(dataset => headOf(dataset.config));
-    this.headText = this.ordered.map(dataset => [dataset.config.name, dataset.config.description].join('\n').toLowerCase());
-    this.columnKinds = kindsOf(this.ordered.map(dataset => JSON.stringify(dataset.facts.columns)));
-    this.tagKinds = kindsOf(this.ordered.map(dataset => JSON.stringify(dataset.config.tags)));
-    this.sortedNames = [...datasets.keys()].sort();
+    this.columnKinds = { ids: columnIds, size: columnKeys.size };
+    this.tagKinds = { ids: tagIds, size: tagKeys.size };
     this.sortedPositions = Int32Array.from(this.sortedNames, name => this.positionOf.get(name)!);
   }
 
@@ -136,17 +154,20 @@ export class Catalog {
   /** Datasets the principal may access that match the query, with what they would see. */
   search(principal: Principal, policies: readonly Policy[], query: CatalogQuery): CatalogPage {
     const needle = query.q?.trim().toLowerCase();
-    const tags = new Set<string>();
+    const view = this.visibleTo(principal, policies);
+    // The tags offered are those of the datasets in the database asked for, whatever the other filters.
+    const tags = query.database ? new Set<string>() : undefined;
     const datasets: DatasetSummary[] = [];
-    for (const visible of this.visibleTo(principal, policies)) {
-      const { summary } = visible;
-      if (query.database && summary.database !== query.database) continue;
-      visible.tags.forEach(tag => tags.add(tag));
-      if (query.tag && !visible.tags.includes(query.tag)) continue;
-      if (needle && !visible.text.includes(needle)) continue;
+    for (const { summary, head, listing } of view.datasets) {
+      if (query.database) {
+        if (summary.database !== query.database) continue;
+        listing.tags.forEach(tag => tags!.add(tag));
+      }
+      if (query.tag && !listing.tags.includes(query.tag)) continue;
+      if (needle && !holds(head, listing.text, needle)) continue;
       datasets.push(summary);
     }
-    return { datasets, tags: [...tags].sort() };
+    return { datasets, tags: tags ? [...tags].sort() : [...view.tags] };
   }
 
   /**
@@ -154,7 +175,7 @@ export class Catalog {
    * principal and policy set (a reload builds a new catalog), so a search is a scan of
    * precomputed text, not a policy decision per dataset.
    */
-  private visibleTo(principal: Principal, policies: readonly Policy[]): VisibleDataset[] {
+  private visibleTo(principal: Principal, policies: readonly Policy[]): View {
     let byPrincipal = this.visible.get(policies);
     if (!byPrincipal) {
       byPrincipal = new Map();
@@ -176,7 +197,7 @@ export class Catalog {
    * depends on the principal, the policies that select the dataset and its columns, not on
    * its name: datasets alike in those share one decision (and the columns it leaves visible).
    */
-  private decideVisible(principal: Principal, applicable: Policy[]): VisibleDataset[] {
+  private decideVisible(principal: Principal, applicable: Policy[]): View {
     // Per position, 0 for a dataset no grant selects; else the id of the policies that select
     // it, found in policy order: each policy splits the groups of the datasets it selects.
     const group = new Int32Array(this.ordered.length);
@@ -190,7 +211,7 @@ export class Catalog {
         }
       }
     }
-    if (candidates === 0) return [];
+    if (candidates === 0) return { datasets: [], tags: [] };
     const split = new Map<number, number>();
     let groups = 2;
     applicable.forEach((policy, id) => {
@@ -204,6 +225,8 @@ export class Catalog {
       }
     });
     // Decided once per group and kind of columns; listed once per decision and kind of dataset tags.
+    // (Keys combine ids by multiplication: groups, kinds and decisions number at most datasets x
+    // policies, so the products stay far below 2^53, exact.)
     const alikes = new Map<number, Alike | null>();
     const listings = new Map<number, Listing>();
     const visible: VisibleDataset[] = [];
@@ -214,43 +237,46 @@ export class Catalog {
       let alike = alikes.get(alikeKey);
       if (alike === undefined) {
         const decision = decide(principal, dataset.facts, applicable);
-        alike = decision.allowed ? { id: alikes.size, columns: visibleColumns(dataset, decision) } : null;
+        alike = decision.allowed ? { id: alikes.size, columns: hiddenColumns(decision).size ? visibleColumns(dataset, decision) : undefined } : null;
         alikes.set(alikeKey, alike);
       }
       if (!alike) continue;
+      const summary = alike.columns ? summaryOf(this.summaries[position], alike.columns) : this.summaries[position];
       const listingKey = alike.id * this.tagKinds.size + this.tagKinds.ids[position];
       let listing = listings.get(listingKey);
-      if (!listing) listings.set(listingKey, (listing = listingOf(dataset.config.tags, alike.columns)));
-      visible.push({ summary: summaryOf(this.heads[position], alike.columns), tags: listing.tags, text: this.headText[position] + listing.text });
+      if (!listing) listings.set(listingKey, (listing = listingOf(summary)));
+      visible.push({ summary, head: this.headText[position], listing });
     }
-    return visible;
+    return { datasets: visible, tags: [...new Set([...listings.values()].flatMap(listing => listing.tags))].sort() };
   }
 
   /** The positions of the datasets a selector picks (as `datasetMatches` would, without testing every dataset). */
-  private selectedBy(selector: DatasetSelector): Int32Array {
+  private selectedBy(selector: DatasetSelector): readonly number[] {
     const key = JSON.stringify([selector.names, selector.tags]);
     let picked = this.selected.get(key);
     if (picked) return picked;
-    const found: number[] = [];
-    for (const pattern of selector.names ?? []) {
-      const wildcard = pattern.search(/[*?]/);
-      if (wildcard < 0) {
-        const position = this.positionOf.get(pattern);
-        if (position !== undefined) found.push(position);
-        continue;
-      }
-      // Only names starting with the pattern's literal prefix can match it.
-      const prefix = pattern.slice(0, wildcard);
-      const names = this.sortedNames;
-      for (let at = lowerBound(names, prefix); at < names.length && names[at].startsWith(prefix); at++) {
-        if (globMatches(pattern, names[at])) found.push(this.sortedPositions[at]);
-      }
-    }
-    for (const tag of selector.tags ?? []) for (const position of this.byTag.get(tag) ?? []) found.push(position);
-    const sorted = Int32Array.from(found).sort();
-    picked = sorted.filter((position, at) => at === 0 || position !== sorted[at - 1]);
+    // Each part lists a dataset once; only a union of parts can list it twice.
+    const parts = [...(selector.names ?? []).map(pattern => this.namedBy(pattern)), ...(selector.tags ?? []).map(tag => this.byTag.get(tag) ?? [])];
+    picked = parts.length === 1 ? parts[0] : [...new Set(parts.flat())];
     this.selected.set(key, picked);
     return picked;
+  }
+
+  /** The positions of the datasets whose name a name or pattern matches. */
+  private namedBy(pattern: string): number[] {
+    const wildcard = pattern.search(/[*?]/);
+    if (wildcard < 0) {
+      const position = this.positionOf.get(pattern);
+      return position === undefined ? [] : [position];
+    }
+    // Only names starting with the pattern's literal prefix can match it.
+    const prefix = pattern.slice(0, wildcard);
+    const names = this.sortedNames;
+    const found: number[] = [];
+    for (let at = lowerBound(names, prefix); at < names.length && names[at].startsWith(prefix); at++) {
+      if (globMatches(pattern, names[at])) found.push(this.sortedPositions[at]);
+    }
+    return found;
   }
 }
 
@@ -268,26 +294,23 @@ function lowerBound(names: string[], prefix: string): number {
 
 type VisibleColumns = Pick<DatasetSummary, 'columnNames' | 'columnTags'>;
 
-/** Ids for values, equal values sharing one: `ids[i]` is below `size`. */
+/** Per position, an id shared by datasets alike in something, below `size`. */
 interface Kinds {
   ids: Int32Array;
   size: number;
 }
 
-function kindsOf(values: string[]): Kinds {
-  const known = new Map<string, number>();
-  const ids = Int32Array.from(values, value => {
-    let id = known.get(value);
-    if (id === undefined) known.set(value, (id = known.size));
-    return id;
-  });
-  return { ids, size: known.size };
+/** The number for a key, from 0 in the order keys are first seen. */
+function idOf(ids: Map<string, number>, key: string): number {
+  let id = ids.get(key);
+  if (id === undefined) ids.set(key, (id = ids.size));
+  return id;
 }
 
-/** A decision that datasets alike in policies and columns share. */
+/** A decision that datasets alike in policies and columns share: the columns it leaves visible, if it hides any. */
 interface Alike {
   id: number;
-  columns: VisibleColumns;
+  columns?: VisibleColumns;
 }
 
 /** What a dataset's entry adds to its name and description, shared by datasets with the same tags and decision. */
@@ -298,24 +321,35 @@ interface Listing {
   text: string;
 }
 
-function listingOf(datasetTags: string[], columns: VisibleColumns): Listing {
-  const tags = [...new Set([...datasetTags, ...columns.columnTags])];
-  return { tags, text: [...columns.columnNames, ...tags].map(value => `\n${value}`).join('').toLowerCase() };
+/**
+ * Whether a search text, a dataset's head then its listing's text, holds the needle: the
+ * listing's text starts with a line break, so a needle without one lies in one of the two.
+ */
+function holds(head: string, rest: string, needle: string): boolean {
+  return needle.includes('\n') ? (head + rest).includes(needle) : head.includes(needle) || rest.includes(needle);
+}
+
+function listingOf(summary: DatasetSummary): Listing {
+  const tags = [...new Set([...summary.tags, ...summary.columnTags])];
+  return { tags, text: [...summary.columnNames, ...tags].map(value => `\n${value}`).join('').toLowerCase() };
+}
+
+function hiddenColumns(decision: Decision): Set<string> {
+  return new Set(decision.columns.filter(column => column.mask?.type === 'hide').map(column => column.name));
 }
 
 /** The names and tags of the columns a decision leaves visible (not hidden). */
 function visibleColumns(dataset: CatalogDataset, decision: Decision): VisibleColumns {
-  const hidden = new Set(decision.columns.filter(column => column.mask?.type === 'hide').map(column => column.name));
-  const visible = dataset.columns.filter(column => !hidden.has(column.name));
-  return { columnNames: visible.map(column => column.name), columnTags: [...new Set(visible.flatMap(column => column.tags))].sort() };
+  const hidden = hiddenColumns(decision);
+  return columnsOf(dataset.columns.filter(column => !hidden.has(column.name)));
+}
+
+function columnsOf(columns: CatalogColumn[]): VisibleColumns {
+  return { columnNames: columns.map(column => column.name), columnTags: [...new Set(columns.flatMap(column => column.tags))].sort() };
 }
 
 /** What a listing shows of a dataset whatever the principal: all but the columns they may see. */
 type DatasetHead = Omit<DatasetSummary, 'columnNames' | 'columnTags'>;
-
-function headOf({ name, database, table, description, owner, tags }: DatasetConfig): DatasetHead {
-  return { name, database, table, description, owner, tags };
-}
 
 function summaryOf(head: DatasetHead, columns: VisibleColumns): DatasetSummary {
   const { name, database, table, description, owner, tags } = head;
@@ -323,5 +357,5 @@ function summaryOf(head: DatasetHead, columns: VisibleColumns): DatasetSummary {
 }
 
 export function summarise(dataset: CatalogDataset, decision: Decision): DatasetSummary {
-  return summaryOf(headOf(dataset.config), visibleColumns(dataset, decision));
+  return summaryOf(dataset.config, visibleColumns(dataset, decision));
 }
