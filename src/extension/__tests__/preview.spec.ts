@@ -26,7 +26,13 @@ import {
   estimateColumnWidths,
   headerLabel
 } from '../panels/preview/grid';
+import { PreviewPanel } from '../panels/preview';
 import { PreviewModel } from '../panels/preview/model';
+import {
+  columnHeaderWords,
+  mirroredRows,
+  PreviewTable
+} from '../panels/preview/table';
 import { viewChangeWords } from '../words';
 import {
   arrowStream,
@@ -381,5 +387,126 @@ describe('PreviewModel', () => {
     expect(model.error?.message).toBe('no preview');
     expect(model.dataModel).toBeNull();
     expect(model.detail).toBeNull();
+  });
+});
+
+/** What a screen reader finds in the accessible table: caption, headers and rows of cells. */
+function readTable(node: HTMLElement) {
+  const texts = (elements: Iterable<Element>) =>
+    [...elements].map(element => element.textContent);
+  return {
+    caption: node.querySelector('caption')?.textContent,
+    headers: texts(node.querySelectorAll('thead th')),
+    sorted: [...node.querySelectorAll('thead th[aria-sort]')].map(
+      th => `${th.getAttribute('data-warden-column')} ${th.getAttribute('aria-sort')}`
+    ),
+    rows: [...node.querySelectorAll('tbody tr')].map(tr => texts(tr.children))
+  };
+}
+
+describe('PreviewTable', () => {
+  it('mirrors the rows for screen readers: masks in words, masked cells said, the sort marked', () => {
+    const table = new PreviewTable(trans);
+    table.mirror(new ArrowDataModel(trialPreview()), TRIAL_DETAIL, {
+      column: 'ssn',
+      descending: true
+    });
+    expect(readTable(table.node)).toEqual({
+      caption: 'drug_xyz.trial_july2020: the 3 rows in the preview',
+      headers: [
+        'Row',
+        'patient_id',
+        'ssn, masked: keyed SHA-256 hash',
+        "adverse_events, withheld where arm = 'placebo'",
+        'age'
+      ],
+      sorted: ['ssn descending'],
+      rows: [
+        ['1', 'P1', '9f86d0', 'nausea', '34'],
+        ['2', 'P2', 'null', 'masked', '51'],
+        // The same text as a withheld cell, but a real value: not said to be masked.
+        ['3', 'P3', '2c26b4', '[withheld]', 'null']
+      ]
+    });
+    expect(table.node.querySelectorAll('th[scope="row"]')).toHaveLength(3);
+    expect(table.node.querySelectorAll('thead th[scope="col"]')).toHaveLength(5);
+    table.clear();
+    expect(table.node.querySelector('table')).toBeNull();
+  });
+
+  it('words a column header from the details of the same view', () => {
+    const marking = { name: 'ssn', masked: false, cellMasked: false };
+    expect(columnHeaderWords(marking, TRIAL_DETAIL, trans)).toBe('ssn');
+    expect(
+      columnHeaderWords({ ...marking, masked: true }, TRIAL_DETAIL, trans)
+    ).toBe('ssn, masked: keyed SHA-256 hash');
+  });
+
+  it('mirrors a page of rows at most, fewer when the columns are many', () => {
+    expect(mirroredRows(3, 4)).toBe(3);
+    expect(mirroredRows(10_000, 5)).toBe(100);
+    expect(mirroredRows(10_000, 1_000)).toBe(5);
+    expect(mirroredRows(10, 20_000)).toBe(1);
+
+    const ids = Array.from({ length: 250 }, (_, i) => `P${i + 1}`);
+    const model = new ArrowDataModel(
+      tableFromIPC(
+        arrowStream([{ name: 'patient_id', type: new Utf8(), values: ids }])
+      )
+    );
+    const table = new PreviewTable(trans);
+    table.mirror(model, TRIAL_DETAIL, null);
+    const read = readTable(table.node);
+    expect(read.caption).toBe(
+      'drug_xyz.trial_july2020: the first 100 of the 250 rows in the preview'
+    );
+    expect(read.rows).toHaveLength(100);
+    expect(read.rows[99]).toEqual(['100', 'P100']);
+    expect(read.sorted).toEqual([]);
+  });
+});
+
+describe('PreviewPanel', () => {
+  it('keeps the accessible table in step with the grid as rows, order and access change', async () => {
+    const client = new FakeClient();
+    client.table = trialPreview();
+    const panel = new PreviewPanel({
+      dataset: TRIAL_DETAIL.name,
+      client,
+      rowLimit: () => 100,
+      details: new DetailsModel(client),
+      trans
+    });
+    await panel.model.load();
+    const gridRow = (row: number) =>
+      panel.model.dataModel!.columns.map((_, column) =>
+        panel.grid.cellText(row, column)
+      );
+    const tableRow = (row: number) => readTable(panel.table.node).rows[row].slice(1);
+    expect(tableRow(0)).toEqual(gridRow(0));
+    expect(tableRow(1)).toEqual(['P2', 'null', 'masked', '51']);
+    expect(tableRow(1)).toEqual(gridRow(1));
+
+    // Sorted rows (here: another table from the service) replace the mirrored ones.
+    client.table = tableFromIPC(
+      arrowStream([
+        { name: 'patient_id', type: new Utf8(), values: ['P9', 'P8'] }
+      ])
+    );
+    await panel.model.toggleSort('patient_id');
+    expect(readTable(panel.table.node)).toMatchObject({
+      headers: ['Row', 'patient_id'],
+      sorted: ['patient_id ascending'],
+      rows: [
+        ['1', 'P9'],
+        ['2', 'P8']
+      ]
+    });
+
+    // No rows shown any more (access revoked): none mirrored either.
+    client.table = null;
+    await panel.model.load();
+    expect(panel.table.node.querySelector('table')).toBeNull();
+    panel.dispose();
   });
 });
