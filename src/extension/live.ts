@@ -218,7 +218,7 @@ export function followViews(
   }
   previews.forEach(widget => {
     const model = widget.content.model;
-    if (model.version !== views.datasets[model.dataset]) {
+    if (!model.showsView(views.datasets[model.dataset])) {
       // Said in the preview when it replaces rows that were shown.
       void model.load(model.version !== null);
     }

@@ -179,14 +179,29 @@ describe('followViews', () => {
     const { client, catalog, details, preview, previews } = await shown();
     client.catalog = { ...CATALOG, datasets: CATALOG.datasets.filter(d => d.name !== TRIAL) };
     client.details.delete(TRIAL);
-    client.table = null;
     followViews({ views: versions('v1', [TRIAL]), previous: versions('v1') }, catalog, details, previews);
     for (let tries = 0; preview.status !== 'error' && tries < 50; tries++) {
       await settle();
     }
     expect(client.calls).toContain('datasets');
-    expect(preview.status).toBe('error');
+    expect(preview.unshared).toBe('revoked');
     expect(preview.dataModel).toBeNull();
+
+    // Other views change, the trial is still not shared: the preview already says so.
+    client.calls = [];
+    followViews({ views: versions('v1', [TRIAL]), previous: versions('v1', [TRIAL]) }, catalog, details, previews);
+    await settle();
+    expect(client.calls.filter(call => /^(preview|count):/.test(call))).toEqual([]);
+
+    // Shared again: the preview shows it again by itself.
+    client.catalog = CATALOG;
+    client.details.set(TRIAL, TRIAL_DETAIL);
+    followViews({ views: versions('v1'), previous: versions('v1', [TRIAL]) }, catalog, details, previews);
+    for (let tries = 0; preview.status !== 'ready' && tries < 50; tries++) {
+      await settle();
+    }
+    expect(preview.unshared).toBeNull();
+    expect(preview.version).toBe('v1');
   });
 });
 

@@ -1,4 +1,6 @@
 import { nullTranslator } from '@jupyterlab/translation';
+import { MessageLoop } from '@lumino/messaging';
+import { Widget } from '@lumino/widgets';
 import {
   Bool,
   DateDay,
@@ -27,6 +29,7 @@ import {
   headerLabel
 } from '../panels/preview/grid';
 import { PreviewPanel } from '../panels/preview';
+import { PreviewHeader } from '../panels/preview/body';
 import { PreviewModel } from '../panels/preview/model';
 import {
   columnHeaderWords,
@@ -376,6 +379,29 @@ describe('PreviewModel', () => {
     ]);
   });
 
+  it('tells a dataset no longer shared from a failure', async () => {
+    const client = new FakeClient();
+    client.table = trialPreview();
+    const never = previewOf(client);
+    client.details.delete(TRIAL_DETAIL.name);
+    await never.load();
+    expect(never.unshared).toBe('never');
+    expect(never.showsView(undefined)).toBe(true);
+
+    client.details.set(TRIAL_DETAIL.name, TRIAL_DETAIL);
+    const model = previewOf(client);
+    await model.load();
+    expect(model.unshared).toBeNull();
+    expect(model.showsView('v1')).toBe(true);
+    expect(model.showsView(undefined)).toBe(false);
+    client.details.delete(TRIAL_DETAIL.name);
+    await model.load();
+    expect(model.unshared).toBe('revoked');
+    expect(model.dataModel).toBeNull();
+    expect(model.showsView(undefined)).toBe(true);
+    expect(model.showsView('v1')).toBe(false);
+  });
+
   it('drops shown rows when a reload fails', async () => {
     const client = new FakeClient();
     client.table = trialPreview();
@@ -385,6 +411,7 @@ describe('PreviewModel', () => {
     await model.load();
     expect(model.status).toBe('error');
     expect(model.error?.message).toBe('no preview');
+    expect(model.unshared).toBeNull();
     expect(model.dataModel).toBeNull();
     expect(model.detail).toBeNull();
   });
@@ -467,6 +494,54 @@ describe('PreviewTable', () => {
 });
 
 describe('PreviewPanel', () => {
+  it('says calmly that access was revoked, with a button that closes the tab', async () => {
+    const client = new FakeClient();
+    client.table = trialPreview();
+    const tab = PreviewPanel.createWidget({
+      dataset: TRIAL_DETAIL.name,
+      client,
+      rowLimit: () => 100,
+      details: new DetailsModel(client),
+      trans
+    });
+    const content = tab.content;
+    Widget.attach(tab, document.body);
+    const header = content.widgets[0] as PreviewHeader;
+    // React commits a little after the render promise inside a main-area widget: wait for it.
+    const shown = async (selector: string) => {
+      MessageLoop.sendMessage(header, Widget.Msg.UpdateRequest);
+      await header.renderPromise;
+      for (let tries = 0; !header.node.querySelector(selector) && tries < 50; tries++) {
+        await new Promise(resolve => setTimeout(resolve, 10));
+      }
+      return header.node;
+    };
+    await content.model.load();
+    expect((await shown('.jp-warden-preview-name')).querySelector('.jp-warden-preview-name')?.textContent).toBe(TRIAL_DETAIL.name);
+
+    // A policy change: the service no longer shares the dataset with the user.
+    client.details.delete(TRIAL_DETAIL.name);
+    await content.model.load();
+    const node = await shown('.jp-warden-state');
+    const state = node.querySelector<HTMLElement>('.jp-warden-state')!;
+    expect(state.querySelector('.jp-warden-state-message')?.textContent).toBe(
+      'You no longer have access to drug_xyz.trial_july2020: a policy change removed it.'
+    );
+    expect(state.querySelector('.jp-warden-state-reason')?.textContent).toBe(
+      'This preview shows it again if a policy shares it with you.'
+    );
+    // A state, not a failure: no alert, no error styling, none of the service's text.
+    expect(state.getAttribute('role')).toBe('status');
+    expect(state.classList.contains('jp-warden-state-error')).toBe(false);
+    expect(node.textContent).not.toMatch(/not found|could not|404|Retry|Details/);
+    expect(content.grid.isHidden).toBe(true);
+
+    const close = state.querySelector<HTMLButtonElement>('button')!;
+    expect(close.textContent).toBe('Close');
+    close.click();
+    expect(tab.isDisposed).toBe(true);
+  });
+
   it('keeps the accessible table in step with the grid as rows, order and access change', async () => {
     const client = new FakeClient();
     client.table = trialPreview();

@@ -28,7 +28,9 @@ export class PreviewPanel extends Panel {
     });
     this._grid.hide();
     this._table = new PreviewTable(options.trans);
-    this.addWidget(new PreviewHeader(this.model, options.trans));
+    // Closing the preview closes the tab holding it.
+    const close = () => (this.parent ?? this).close();
+    this.addWidget(new PreviewHeader(this.model, options.trans, close));
     this.addWidget(this._grid);
     this.addWidget(this._table);
     this.model.stateChanged.connect(this._onModelChanged, this);
