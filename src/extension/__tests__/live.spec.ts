@@ -110,6 +110,29 @@ describe('LiveViews', () => {
     client.connection.dispose();
   });
 
+  it('says the last versions again when the service is back while the stream stayed open', async () => {
+    const client = new FakeClient();
+    const live = new LiveViews({ client });
+    const changes: LiveViews.IChange[] = [];
+    live.changed.connect((_, change) => void changes.push(change));
+    live.start();
+    client.pushViews(versions('v1'));
+    await settle();
+    // Another request met an outage (a proxy's 504, say); the stream was not interrupted.
+    client.connection.failed(
+      new WardenRequestError('service_unavailable', 'gateway timeout', 504)
+    );
+    client.connection.succeeded();
+    await settle();
+    expect(client.viewStreams).toBe(1);
+    expect(changes).toEqual([
+      { views: versions('v1'), previous: null },
+      { views: versions('v1'), previous: versions('v1') }
+    ]);
+    live.dispose();
+    client.connection.dispose();
+  });
+
   it('lists the datasets that changed, came or went', () => {
     expect(
       LiveViews.changedDatasets(
