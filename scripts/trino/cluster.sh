@@ -78,6 +78,7 @@ S3_ACCESS_KEY=$(secret)
 S3_SECRET_KEY=$(secret)
 WARDEN_PASSWORD=$(secret)
 LOADER_PASSWORD=$(secret)
+ANALYST_PASSWORD=$(secret)
 CATALOG_PASSWORD=$(secret)
 
 # --- PostgreSQL: Iceberg's JDBC catalog ------------------------------------------------------
@@ -132,18 +133,22 @@ salt = os.urandom(16)
 print(f"{user}:10000:{salt.hex()}:{hashlib.pbkdf2_hmac('sha1', password.encode(), salt, 10000, 64).hex()}")
 PY
 }
-{ password_entry warden "$WARDEN_PASSWORD"; password_entry loader "$LOADER_PASSWORD"; } > "$etc/password.db"
+{ password_entry warden "$WARDEN_PASSWORD"; password_entry loader "$LOADER_PASSWORD"; password_entry analyst "$ANALYST_PASSWORD"; } > "$etc/password.db"
 cat > "$etc/password-authenticator.properties" <<PROPS
 password-authenticator.name=file
 file.password-file=$etc/password.db
 PROPS
 
-# warden: read-only on the lake, its own queries in system.runtime; loader: everything.
+# warden: read-only on the lake, its own queries in system.runtime; loader: everything;
+# analyst: a colleague with SQL on Trino but not on the lake. Each user sees only their own
+# queries, but loader (which owns the raw tables) all of them: warden's queries carry the
+# derived masking keys as bound values (docs/engines.md), so nobody else may view them.
 cat > "$etc/rules.json" <<'JSON'
 {
   "catalogs": [
     {"user": "loader", "allow": "all"},
-    {"user": "warden", "catalog": "(lake|system)", "allow": "read-only"}
+    {"user": "warden", "catalog": "(lake|system)", "allow": "read-only"},
+    {"user": "analyst", "catalog": "system", "allow": "read-only"}
   ],
   "schemas": [
     {"user": "loader", "owner": true},
@@ -151,11 +156,12 @@ cat > "$etc/rules.json" <<'JSON'
   ],
   "tables": [
     {"user": "loader", "privileges": ["SELECT", "INSERT", "DELETE", "UPDATE", "OWNERSHIP", "GRANT_SELECT"]},
-    {"user": "warden", "catalog": "(lake|system)", "privileges": ["SELECT"]}
+    {"user": "warden", "catalog": "(lake|system)", "privileges": ["SELECT"]},
+    {"user": "analyst", "catalog": "system", "privileges": ["SELECT"]}
   ],
   "queries": [
     {"user": "loader", "allow": ["execute", "view", "kill"]},
-    {"user": "warden", "allow": ["execute"]}
+    {"user": "(warden|analyst)", "allow": ["execute"]}
   ],
   "system_information": [
     {"user": "loader", "allow": ["read"]}
@@ -259,6 +265,8 @@ WARDEN_TRINO_USER=warden
 WARDEN_TRINO_PASSWORD=$WARDEN_PASSWORD
 WARDEN_TRINO_LOADER_USER=loader
 WARDEN_TRINO_LOADER_PASSWORD=$LOADER_PASSWORD
+WARDEN_TRINO_ANALYST_USER=analyst
+WARDEN_TRINO_ANALYST_PASSWORD=$ANALYST_PASSWORD
 WARDEN_TRINO_CATALOG=lake
 WARDEN_TRINO_HTTP_PORT=$HTTP_PORT
 WARDEN_TRINO_DIR=$dir

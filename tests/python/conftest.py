@@ -60,7 +60,14 @@ audit:
   path: audit/audit.jsonl
 masking:
   key_file: mask.key
+connections:
+  archive_pg:
+    { host: 127.0.0.1, port: 9, database: archive, user: warden,
+      password_env: WARDEN_TEST_ARCHIVE_PASSWORD }
 """
+# The archive connection's password, as an operator would put it in the server's environment:
+# the embedded service needs it, kernels must not see it.
+os.environ["WARDEN_TEST_ARCHIVE_PASSWORD"] = "archive secret"
 
 DIRECTORY_YAML = """\
 users:

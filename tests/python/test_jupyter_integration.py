@@ -480,7 +480,9 @@ print(json.dumps({
     "url": os.environ.get("WARDEN_URL"),
     "token_file": os.environ.get("WARDEN_TOKEN_FILE"),
     "env_token": os.environ.get("WARDEN_TOKEN"),
-    "secret_visible": "WARDEN_JWT_SECRET" in os.environ,
+    "visible_secrets": [
+        name for name in ("WARDEN_JWT_SECRET", "WARDEN_TEST_ARCHIVE_PASSWORD") if name in os.environ
+    ],
     "rows": df.sort_values("patient_id").astype(object).where(df.notna(), None).to_dict("records"),
     "policies": df.attrs["warden"]["policies"],
 }))
@@ -499,7 +501,8 @@ def test_kernel_reads_the_governed_view_without_any_secret_in_the_notebook(
         "mask-direct-pii",
         "withhold-placebo-adverse-events",
     ]
-    assert result["secret_visible"] is False
+    # Neither the token secret nor the service's database password reach the kernel.
+    assert result["visible_secrets"] == []
     token_file = result["token_file"]
     assert os.path.dirname(token_file) == str(lab_alice.runtime_dir)
     assert stat.S_IMODE(os.stat(token_file).st_mode) == 0o600
@@ -541,7 +544,7 @@ def test_kernels_in_external_mode_use_the_central_service(lab_bob, standalone_se
     assert result["url"] == standalone_service.url
     assert [row["patient_id"] for row in result["rows"]] == BOB_IDS
     # The server's signing secret was in its environment; kernels must not inherit it.
-    assert result["secret_visible"] is False
+    assert "WARDEN_JWT_SECRET" not in result["visible_secrets"]
 
 
 def test_kernel_client_errors_are_specific(alice_kernel):

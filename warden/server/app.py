@@ -34,7 +34,13 @@ from .. import _kernel_env
 from .._contract import API_PREFIX
 from .handlers import PROXY_PREFIX, ServiceProxyHandler
 from .identity import HubIdentity, ServiceIdentity, running_under_hub
-from .service import ServiceEndpoint, ServiceProcess, ServiceStartError, free_loopback_port
+from .service import (
+    ServiceEndpoint,
+    ServiceProcess,
+    ServiceStartError,
+    free_loopback_port,
+    secret_variables,
+)
 from .tokens import AUDIENCE, ISSUER, TokenMinter, write_private_file
 
 BUNDLED_SERVICE = Path(__file__).resolve().parent.parent / "service" / "warden-service.cjs"
@@ -240,6 +246,10 @@ class Warden(ExtensionApp):
             name: value for name, value in os.environ.items() if name not in _kernel_env.INHERITED
         }
         service_env[self.jwt_secret_env] = secret
+        # The service's own secrets (database and Trino passwords) go to it alone: kernels
+        # inherit this process's environment.
+        for name in secret_variables(config_dir):
+            os.environ.pop(name, None)
         process = ServiceProcess(
             command,
             env=service_env,

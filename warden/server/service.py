@@ -19,7 +19,9 @@ import os
 import signal
 import socket
 import time
+from pathlib import Path
 
+import yaml
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 from .._contract import HEALTH_STATUS
@@ -31,6 +33,29 @@ _STOP_GRACE_SECONDS = 5
 _OUTPUT_TAIL_LINES = 30
 # How much longer than the startup timeout a request waits for a start to settle.
 _SETTLE_MARGIN_SECONDS = 10
+
+
+def secret_variables(config_dir: str) -> set[str]:
+    """The environment variables the service's warden.yaml reads secrets from: every
+    setting named ``*_env`` (``password_env``, ``hs256_secret_env``...) names one. The
+    service gets them; kernels, which inherit the server's environment, must not."""
+    try:
+        settings = yaml.safe_load(Path(config_dir, "warden.yaml").read_text())
+    except (OSError, yaml.YAMLError):
+        return set()  # the service reports its own configuration errors
+
+    def named(node: object) -> set[str]:
+        if isinstance(node, dict):
+            return {
+                value
+                for key, value in node.items()
+                if isinstance(key, str) and key.endswith("_env") and isinstance(value, str)
+            } | {name for value in node.values() for name in named(value)}
+        if isinstance(node, list):
+            return {name for value in node for name in named(value)}
+        return set()
+
+    return named(settings)
 
 
 class ServiceStartError(RuntimeError):

@@ -22,9 +22,12 @@ function clusterSetting(name: string): string {
   return value;
 }
 
-/** The Trino connection of the running cluster, as its service (read-only) or loader user. */
-export function trinoConnectionFromEnv(role: 'service' | 'loader'): TrinoConnection {
-  const prefix = role === 'loader' ? 'WARDEN_TRINO_LOADER_' : 'WARDEN_TRINO_';
+/**
+ * The Trino connection of the running cluster, as its service (read-only) user, its loader
+ * (writes the lake, sees every query) or an analyst (SQL on Trino's system catalog only).
+ */
+export function trinoConnectionFromEnv(role: 'service' | 'loader' | 'analyst'): TrinoConnection {
+  const prefix = role === 'service' ? 'WARDEN_TRINO_' : `WARDEN_TRINO_${role.toUpperCase()}_`;
   return {
     kind: 'trino',
     name: `lake_${role}`,
