@@ -250,6 +250,12 @@ test('the watcher reloads on its own at every change, also when files are replac
     const deadline = Date.now() + 5000;
     while (!service.catalog.get('more.trial') && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 50));
     assert.ok(service.catalog.get('more.trial'));
+    // An editor's lock file (Emacs: a dangling link `.#name.yaml`) and hidden backups are not
+    // configuration: they neither block the reload nor are read.
+    symlinkSync('root@host.1234:1700000000', join(config, 'policies/.#extra.yaml'));
+    writeFileSync(join(config, 'catalog/.more.yaml.swp.yaml'), 'not: [valid');
+    writeFileSync(join(config, 'policies/extra.yaml'), policies(4));
+    await reloadedTo(4);
   } finally {
     await service.close();
   }
