@@ -130,7 +130,11 @@ async function startService(config: string): Promise<Service> {
 /** VmRSS and VmHWM (peak) of a process, in bytes. */
 function memory(pid: number): { rss: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)![1]) * 1024;
+  const kib = (field: string) => {
+    const found = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+    if (!found) throw new Error(`the service (pid ${pid}) has exited: /proc/${pid}/status has no ${field}`);
+    return Number(found[1]) * 1024;
+  };
   return { rss: kib('VmRSS'), peak: kib('VmHWM') };
 }
 
@@ -154,7 +158,11 @@ function sampler(pid: number, spill: string, everyMs = 250) {
   let spillPeak = 0;
   const started = performance.now();
   const timer = setInterval(() => {
-    samples.push({ at: performance.now() - started, rss: memory(pid).rss });
+    try {
+      samples.push({ at: performance.now() - started, rss: memory(pid).rss });
+    } catch {
+      clearInterval(timer); // the service exited: its own message says why
+    }
     spillPeak = Math.max(spillPeak, directoryBytes(spill));
   }, everyMs);
   return {

@@ -1,15 +1,16 @@
 """End-to-end scan benchmark: Warden against every way DuckDB and pyarrow read the same file.
 
     .venv/bin/python bench/scan.py                        # all tables, 5M-row lake, 5 runs
-    .venv/bin/python bench/scan.py --only pandas --runs 9
+    .venv/bin/python bench/scan.py --only paths --runs 9
     .venv/bin/python bench/scan.py --only rss --rss-rows 10000000,100000000
+    .venv/bin/python bench/scan.py --only load               # previews under load (table 4)
     .venv/bin/python bench/scan.py --service OTHER/warden-service.cjs   # another build
     .venv/bin/python bench/scan.py --only paths --before OLD/warden-service.cjs  # interleaved
 
-Needs the bundled service (`npm run build:service`) and, in the venv, duckdb, pandas,
-pyarrow and pyjwt. The data is the demo lake (`npm run demo-lake`, generated once per size
-under .cache/bench/demo-<rows>); the reader is the demo's `alice`: a row filter (US rows,
-37.5%), four column masks and a cell mask. Prints:
+Needs the bundled service (`npm run build:service`) and, in the venv, pandas, pyarrow and
+pyjwt (and duckdb for table 1). The data is the demo lake (`npm run demo-lake`, generated once
+per size under .cache/bench/demo-<rows>); the reader is the demo's `alice`: a row filter (US
+rows, 37.5%), four column masks and a cell mask. Prints:
 
 1. the governed scan against every baseline, timed interleaved in one run (each round runs
    every path, starting with a different one): Warden's `scan_as_pandas` and `scan_as_arrow`;
@@ -22,6 +23,11 @@ under .cache/bench/demo-<rows>); the reader is the demo's `alice`: a row filter 
    without policies (pat, the privacy officer, asking for US rows).
 3. the service's peak RSS (VmHWM, a fresh service per case) scanning lakes of several sizes
    (`--rss-rows`), as alice at full speed and read slowly, and pat's whole 100M-row table.
+4. previews under load, on a fresh service: alice's preview of 100 rows (the extension's
+   request, each on a new connection as the Jupyter server's proxy makes it, its rows checked)
+   one at a time, then 50 at once, then 50 at once and again (`--load-rounds`) while 4 of her
+   full scans stream, each in a process of its own as kernels would; preview p50/p95/p99,
+   each scan's throughput, what the service got of the machine, its peak RSS.
 
 `bench/engine-scan.ts` times the service's data path in-process, stage by stage
 (`node bench/run.mjs engine-scan --config .cache/bench/demo-5000000/config --dataset
@@ -32,8 +38,10 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import importlib.metadata
 import json
 import os
+import queue
 import resource
 import secrets
 import socket
@@ -173,6 +181,12 @@ class Service:
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    def js_thread_seconds(self) -> tuple[float, float]:
+        """Seconds the JavaScript (main) thread ran, and waited runnable for a CPU (schedstat)."""
+        schedstat = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/schedstat")
+        ran, waited, _ = (int(field) for field in schedstat.read_text().split())
+        return ran / 1e9, waited / 1e9
+
     def stop(self) -> None:
         self.process.terminate()
         try:
@@ -220,6 +234,13 @@ def raw_scan(
 
 
 # -- measurement helpers ------------------------------------------------------------------
+
+
+def version_of(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -503,6 +524,328 @@ def bench_rss(sizes: list[int]) -> tuple[list[list[object]], str]:
     return table_rows, verdict
 
 
+# -- 4. previews under load ---------------------------------------------------------------
+
+PREVIEW_ROWS = 100
+LOAD_PREVIEWERS = 50
+LOAD_SCANS = 4
+CROWD_ROUNDS = 4  # the 50 previewers without scans, for comparison
+PREVIEW_PATH = f"/api/v1/datasets/{DATASET}/preview?limit={PREVIEW_ROWS}"
+SCAN_PATH = f"/api/v1/datasets/{DATASET}/scan"
+SCAN_BODY = {"maskIndicators": True}  # what the kernel client asks for (warden/client.py)
+
+
+def check_preview(body: bytes) -> None:
+    """Fails unless the preview is what alice may see, so that a broken service cannot give a
+    fast figure: 100 rows, US only, names redacted, SSN last four, email domain, placebo
+    adverse events withheld (NULL, and marked by the indicator column)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    preview = pa.ipc.open_stream(body).read_all()
+    placebo = pc.equal(preview["arm"], "placebo")
+    withheld = preview["warden:masked:adverse_events"]
+    checks = {
+        f"{PREVIEW_ROWS} rows": preview.num_rows == PREVIEW_ROWS,
+        "US rows only": pc.all(pc.equal(preview["country"], "US")).as_py(),
+        "names redacted": pc.all(pc.equal(preview["name"], "[redacted]")).as_py(),
+        "SSN last four": pc.all(pc.match_substring_regex(preview["ssn"], r"^\*+\d{4}$")).as_py(),
+        "email domain": pc.all(pc.starts_with(preview["email"], "***@")).as_py(),
+        "placebo events withheld": pc.all(pc.equal(withheld, placebo)).as_py()
+        and pc.all(pc.is_null(preview["adverse_events"].filter(placebo))).as_py(),
+    }
+    failed = [name for name, ok in checks.items() if not ok]
+    if failed:
+        raise AssertionError(f"the preview is not alice's view: {', '.join(failed)}")
+
+
+def timed_preview(port: int, token: str) -> tuple[float, float]:
+    """One preview as the Jupyter server's proxy asks for it (a new connection, the extension's
+    request): when it was sent and when its last byte arrived. Its rows are checked after."""
+    started = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    conn.request(
+        "GET",
+        PREVIEW_PATH,
+        headers={"Authorization": f"Bearer {token}", "X-Warden-Client": "preview"},
+    )
+    response = conn.getresponse()
+    body = response.read()
+    ended = time.perf_counter()
+    conn.close()
+    if response.status != 200:
+        raise RuntimeError(f"preview failed: {response.status} {body[:500]!r}")
+    check_preview(body)
+    return started, ended
+
+
+def previews_at_once(
+    port: int, token: str, clients: int, rounds: int, stop: threading.Event | None = None
+) -> list[tuple[float, float]]:
+    """`clients` threads, each previewing `rounds` times in a row (fewer once `stop` is set)."""
+    timings: list[tuple[float, float]] = []
+    failures: list[BaseException] = []
+
+    def client() -> None:
+        try:
+            for _ in range(rounds):
+                if stop and stop.is_set():
+                    return
+                timings.append(timed_preview(port, token))
+        except BaseException as exc:  # reported by the main thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+    return timings
+
+
+class _CountingBody:
+    """An HTTP response as the file Arrow's stream reader reads, counting the bytes."""
+
+    def __init__(self, response: http.client.HTTPResponse):
+        self.response = response
+        self.bytes = 0
+        self.closed = False
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.response.read(None if size < 0 else size)
+        self.bytes += len(data)
+        return data
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def load_scan(port: int, token: str, index: int, report) -> None:
+    """A kernel's scan of the whole governed table (a process of its own), decoded batch by
+    batch and dropped. Puts ("streaming", index, time) at its first batch on `report`, then
+    ("done", index, figures), or ("failed", index, why)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        started = time.perf_counter()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=3600)
+        conn.request(
+            "POST",
+            SCAN_PATH,
+            body=json.dumps(SCAN_BODY).encode(),
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Content-Type": "application/json",
+                "X-Warden-Client": "python-client",
+            },
+        )
+        response = conn.getresponse()
+        if response.status != 200:
+            raise RuntimeError(f"scan failed: {response.status} {response.read()[:500]!r}")
+        body = _CountingBody(response)
+        rows = 0
+        for batch in pa.ipc.open_stream(body):
+            if rows == 0:
+                if not pc.all(pc.equal(batch.column("country"), "US")).as_py():
+                    raise AssertionError("the scan holds rows alice may not see")
+                report.put(("streaming", index, time.perf_counter()))
+            rows += batch.num_rows
+        conn.close()
+        figures = {"started": started, "ended": time.perf_counter(), "rows": rows}
+        report.put(("done", index, {**figures, "bytes": body.bytes}))
+    except BaseException as exc:  # the parent reports it
+        report.put(("failed", index, f"{type(exc).__name__}: {exc}"))
+
+
+def run_scans(
+    port: int, token: str, count: int, streaming=None, first_ended: threading.Event | None = None
+) -> list[dict]:
+    """`count` scans at once, each in a process of its own: their figures, once all ended.
+    `streaming()` runs in a thread once every scan streams; `first_ended` is set when one ends."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    report = context.Queue()
+    processes = [
+        context.Process(target=load_scan, args=(port, token, i, report)) for i in range(count)
+    ]
+    for process in processes:
+        process.start()
+    results: dict[int, dict] = {}
+    started = 0
+    waiter = None
+    try:
+        while len(results) < count:
+            try:
+                kind, index, value = report.get(timeout=1)
+            except queue.Empty:
+                # A process that died without a word (killed, or failed to start).
+                if any(process.exitcode not in (None, 0) for process in processes):
+                    raise RuntimeError("a scan process died") from None
+                continue
+            if kind == "failed":
+                raise RuntimeError(f"scan {index + 1} failed: {value}")
+            if kind == "streaming":
+                started += 1
+                if started == count and streaming:
+                    waiter = threading.Thread(target=streaming)
+                    waiter.start()
+            else:
+                results[index] = value
+                if first_ended:
+                    first_ended.set()
+    finally:
+        for process in processes:
+            process.join(10)
+            if process.is_alive():
+                process.kill()
+    if waiter:
+        waiter.join()
+    return [results[i] for i in range(count)]
+
+
+def bench_load(
+    lake: Path, idle_previews: int, rounds: int, node_args: list[str]
+) -> tuple[list[list[object]], list[list[object]], str]:
+    """Previews alone, then 50 at once while 4 large scans stream, on a fresh service."""
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    expected_rows = ds.dataset(str(lake / TRIAL_FILE)).count_rows(
+        filter=pc.field("country") == "US"
+    )
+    with Service(lake / "config", node_args) as service:
+        token = service.token(GOVERNED)
+        for _ in range(5):  # warm-up: plans, Parquet footers, JIT
+            timed_preview(service.port, token)
+        rss_at_start = service.status_kb("VmRSS") / 1024
+        idle = [timed_preview(service.port, token) for _ in range(idle_previews)]
+        crowd = previews_at_once(service.port, token, LOAD_PREVIEWERS, CROWD_ROUNDS)
+        (alone,) = run_scans(service.port, token, 1)
+
+        # The previews start once every scan streams, and stop early once the first one ends.
+        loaded: list[tuple[float, float]] = []
+        scans_streaming: list[float] = []
+        first_scan_ended = threading.Event()
+        failures: list[BaseException] = []
+        # What the service got of the machine while those previews ran: its CPU, and how long
+        # its JavaScript thread (every request passes through it) waited for a CPU.
+        usage: list[tuple[float, float, float, float]] = []
+
+        def snapshot() -> None:
+            usage.append((time.perf_counter(), service.cpu_seconds(), *service.js_thread_seconds()))
+
+        def previews_while_streaming() -> None:
+            scans_streaming.append(time.perf_counter())
+            snapshot()
+            try:
+                loaded.extend(
+                    previews_at_once(service.port, token, LOAD_PREVIEWERS, rounds, first_scan_ended)
+                )
+            except BaseException as exc:  # raised below, once the scans ended
+                failures.append(exc)
+            snapshot()
+
+        scans = run_scans(
+            service.port, token, LOAD_SCANS, previews_while_streaming, first_scan_ended
+        )
+        first_end = min(scan["ended"] for scan in scans)
+        peak_rss = service.status_kb("VmHWM") / 1024
+    if failures:
+        raise failures[0]
+
+    for scan in [alone, *scans]:
+        if scan["rows"] != expected_rows:
+            raise AssertionError(
+                f"a scan gave {scan['rows']:,} rows, alice may see {expected_rows:,}"
+            )
+    # Only previews that ran wholly while all four scans streamed count as under load.
+    under_load = [(s, e) for s, e in loaded if s >= scans_streaming[0] and e <= first_end]
+    if not under_load:
+        raise RuntimeError("no preview ran while all scans streamed: a larger lake (--rows)")
+
+    def preview_row(label: str, timings: list[tuple[float, float]], target: float | None) -> list:
+        ms = [(e - s) * 1000 for s, e in timings]
+        p95 = percentile(ms, 0.95)
+        verdict = (
+            ""
+            if target is None
+            else ("met" if p95 <= target else "MISSED") + f" (p95 <= {target:.0f} ms)"
+        )
+        return [
+            label,
+            len(ms),
+            f"{statistics.median(ms):.1f} ms",
+            f"{p95:.1f} ms",
+            f"{percentile(ms, 0.99):.1f} ms",
+            f"{max(ms):.1f} ms",
+            verdict,
+        ]
+
+    preview_rows = [
+        preview_row("idle, one at a time", idle, 50),
+        preview_row(f"{LOAD_PREVIEWERS} at once, no scans", crowd, None),
+        preview_row(
+            f"{LOAD_PREVIEWERS} at once, while {LOAD_SCANS} scans stream "
+            f"({len(loaded) - len(under_load)} more ran past a scan's end, left out)",
+            under_load,
+            150,
+        ),
+    ]
+
+    def scan_row(label: str, rows: int, nbytes: int, seconds: float) -> list:
+        return [
+            label,
+            f"{rows:,}",
+            f"{nbytes / 1e6:.0f} MB",
+            f"{seconds:.1f} s",
+            f"{rows / seconds:,.0f}",
+            f"{nbytes / 1e6 / seconds:.1f}",
+        ]
+
+    scan_rows = [
+        scan_row(
+            "one scan alone, before",
+            alone["rows"],
+            alone["bytes"],
+            alone["ended"] - alone["started"],
+        )
+    ]
+    scan_rows += [
+        scan_row(
+            f"scan {i + 1} of {LOAD_SCANS}, under load",
+            scan["rows"],
+            scan["bytes"],
+            scan["ended"] - scan["started"],
+        )
+        for i, scan in enumerate(scans)
+    ]
+    scan_rows.append(
+        scan_row(
+            f"all {LOAD_SCANS} (first start to last end)",
+            sum(scan["rows"] for scan in scans),
+            sum(scan["bytes"] for scan in scans),
+            max(scan["ended"] for scan in scans) - min(scan["started"] for scan in scans),
+        )
+    )
+    (start, cpu, ran, waited), (end, cpu_end, ran_end, waited_end) = usage
+    seconds = end - start
+    notes = (
+        f"while the loaded previews ran ({seconds:.1f} s) the service used "
+        f"{(cpu_end - cpu) / seconds:.2f} cores, its JavaScript thread "
+        f"{(ran_end - ran) / seconds:.2f}, which waited for a CPU "
+        f"{(waited_end - waited) / seconds:.0%} of the time\n"
+        f"service RSS at start {rss_at_start:.0f} MB, peak (VmHWM) {peak_rss:.0f} MB"
+    )
+    return preview_rows, scan_rows, notes
+
+
 # -- main ---------------------------------------------------------------------------------
 
 
@@ -517,7 +860,18 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument(
-        "--only", default="paths,throughput,rss", help="comma-separated: paths, throughput, rss"
+        "--only",
+        default="paths,throughput,rss,load",
+        help="comma-separated: paths, throughput, rss, load",
+    )
+    parser.add_argument(
+        "--load-rounds",
+        type=int,
+        default=20,
+        help="previews each of the 50 clients makes at most while the scans stream (load case)",
+    )
+    parser.add_argument(
+        "--idle-previews", type=int, default=100, help="previews one at a time (load case)"
     )
     parser.add_argument(
         "--rss-rows",
@@ -545,25 +899,26 @@ def main() -> None:
     if not SERVICE.exists():
         sys.exit(f"{SERVICE} is missing: run `npm run build:service` first")
     try:
-        import duckdb
         import jwt  # noqa: F401
+
+        if "paths" in only:  # the baselines of table 1
+            import duckdb  # noqa: F401
     except ImportError as exc:
         sys.exit(
             f"{exc}: install it in the venv (PIP_RETRIES=0 .venv/bin/pip install --retries 0 "
             "--constraint python-constraints.txt duckdb pyjwt)"
         )
-    import pandas
-    import pyarrow
 
     node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
     print(
         f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; node {node}, "
-        f"duckdb {duckdb.__version__}, pandas {pandas.__version__}, pyarrow {pyarrow.__version__}; "
-        f"{args.runs} runs after {args.warmup} warm-up; service {SERVICE}"
+        f"duckdb {version_of('duckdb')}, pandas {version_of('pandas')}, "
+        f"pyarrow {version_of('pyarrow')}; {args.runs} runs after {args.warmup} warm-up; "
+        f"service {SERVICE}"
     )
+    node_args = ["--cpu-prof", f"--cpu-prof-dir={args.cpu_prof}"] if args.cpu_prof else []
     if only & {"paths", "throughput"}:
         lake = prepare_lake(args.rows)
-        node_args = ["--cpu-prof", f"--cpu-prof-dir={args.cpu_prof}"] if args.cpu_prof else []
         with Service(lake / "config", node_args) as service:
             if "paths" in only:
                 before = (
@@ -617,6 +972,18 @@ def main() -> None:
         print("\n3. service peak RSS (VmHWM, a fresh service per case), result read as it comes")
         print(table(["scan", "bytes", "time", "rate", "RSS at start", "peak RSS", "target"], rows))
         print(flat)
+    if "load" in only:
+        lake = prepare_lake(args.rows)
+        previews, scans, notes = bench_load(lake, args.idle_previews, args.load_rounds, node_args)
+        print(
+            f"\n4. previews of {PREVIEW_ROWS} rows under load: {LOAD_PREVIEWERS} clients "
+            f"previewing at once (at most {args.load_rounds} each) while {LOAD_SCANS} scans of "
+            f"{DATASET} ({args.rows:,} rows) stream, all as {GOVERNED}; a fresh service"
+        )
+        print(table(["previews", "count", "p50", "p95", "p99", "max", "target"], previews))
+        print()
+        print(table(["scan", "rows", "bytes", "wall time", "rows/s", "MB/s"], scans))
+        print(f"{notes}; load average at the end {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

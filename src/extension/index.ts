@@ -140,7 +140,9 @@ const catalogPlugin: JupyterFrontEndPlugin<IWardenClient> = {
       previews.forEach(widget => widget.content.refreshStyle())
     );
 
-    // When the service is back, reload what failed while it was away.
+    // When the service is back, reload what failed while it was away. Previews are left to
+    // the view stream's update that follows it (a failed preview shows no version, so it
+    // reloads there), so that each is fetched once.
     client.connection.changed.connect((_, status) => {
       if (status !== 'up') {
         return;
@@ -151,11 +153,6 @@ const catalogPlugin: JupyterFrontEndPlugin<IWardenClient> = {
       if (details.status === 'error') {
         void details.show(details.name);
       }
-      previews.forEach(widget => {
-        if (widget.content.model.status === 'error') {
-          void widget.content.model.load();
-        }
-      });
     });
 
     // What the user sees follows the service's pushed view versions (policy changes).

@@ -63,6 +63,10 @@ export async function* readEvents(
  * is retried with backoff, and at once when the service is back (the client's connection
  * says so). Versions pushed after a reconnection are compared with the last ones, so a change
  * made while the stream was down is not missed.
+ *
+ * When the service is back, exactly one update follows, for what failed meanwhile to be
+ * brought in line: the first push of the reconnected stream or, if the stream stayed open
+ * through the outage, the last versions again.
  */
 export class LiveViews implements IDisposable {
   constructor(options: LiveViews.IOptions) {
@@ -78,7 +82,10 @@ export class LiveViews implements IDisposable {
     return this._views;
   }
 
-  /** Emitted with every update, and the versions before it (null for the first). */
+  /**
+   * Emitted with every update, and the versions before it (null for the first); once more
+   * with the same versions when the service is back while the stream stayed open.
+   */
   get changed(): ISignal<this, LiveViews.IChange> {
     return this._changed;
   }
@@ -113,10 +120,13 @@ export class LiveViews implements IDisposable {
         for await (const views of this._client.views(abort.signal)) {
           // A stream that delivers is a healthy one.
           this._delay = this._firstDelay;
+          this._streaming = true;
           this._receive(views);
         }
       } catch {
         // Unavailability is reported to the client's connection, which wakes us when it is over.
+      } finally {
+        this._streaming = false;
       }
       if (this._disposed) {
         return;
@@ -134,18 +144,25 @@ export class LiveViews implements IDisposable {
 
   private _sleep(delay: number): Promise<void> {
     return new Promise(resolve => {
-      const timer = setTimeout(done, delay);
-      function done() {
+      const done = () => {
         clearTimeout(timer);
+        this._wake = null;
         resolve();
-      }
+      };
+      const timer = setTimeout(done, delay);
       this._wake = done;
     });
   }
 
   private _onConnection(_: unknown, status: string): void {
-    if (status === 'up') {
-      this._delay = this._firstDelay;
+    if (status !== 'up') {
+      return;
+    }
+    this._delay = this._firstDelay;
+    if (this._streaming && this._views) {
+      this._changed.emit({ views: this._views, previous: this._views });
+    } else {
+      // Reconnect now (or, while connecting, let its first push say it).
       this._wake?.();
     }
   }
@@ -157,7 +174,10 @@ export class LiveViews implements IDisposable {
   private _views: ViewVersions | null = null;
   private _changed = new Signal<this, LiveViews.IChange>(this);
   private _abort: AbortController | null = null;
+  /** Set while sleeping before a reconnection: reconnect now. */
   private _wake: (() => void) | null = null;
+  /** The open stream has delivered: its versions are current. */
+  private _streaming = false;
   private _running = false;
   private _disposed = false;
 }
@@ -218,7 +238,7 @@ export function followViews(
   }
   previews.forEach(widget => {
     const model = widget.content.model;
-    if (model.version !== views.datasets[model.dataset]) {
+    if (!model.showsView(views.datasets[model.dataset])) {
       // Said in the preview when it replaces rows that were shown.
       void model.load(model.version !== null);
     }

@@ -2,6 +2,8 @@
  * `warden-service --config <dir> [--host 127.0.0.1] [--port 8765]`: the enforcement service.
  * An invalid configuration stops it at start-up with file, line and what is wrong.
  */
+// First: sizes libuv's thread pool before any module uses it (./threadpool.ts).
+import './threadpool';
 import { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { ConfigError } from './config/load';
@@ -11,9 +13,6 @@ import { WardenService } from './service';
 const USAGE = 'usage: warden-service --config <dir> [--host 127.0.0.1] [--port 8765] [--no-watch] [--exit-with-stdin]';
 
 async function main(): Promise<void> {
-  // DuckDB fetches run on libuv's pool (4 threads by default): a few long scans must not
-  // starve every other query. Set before the pool's first use.
-  process.env.UV_THREADPOOL_SIZE ??= '32';
   let values;
   try {
     ({ values } = parseArgs({

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import pwd
+import re
 import shutil
 import subprocess
 import time
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import requests
 
-from deployment import PREFIX, TRIAL
+from deployment import PREFIX, REPO, TRIAL
 from expected import canonical, governed_trial
 
 JOB_CELL = (
@@ -56,6 +57,13 @@ MAKE_HOMEMADE_TOKENS = (
     "    answers[name] = whoami(token)\n"
     "print(json.dumps(answers))"
 )
+# How long the service trusts a hub answer (scripts/hub/warden.yaml, identity.hub.cache_seconds).
+HUB_CACHE_SECONDS = int(
+    re.search(
+        r"cache_seconds: (\d+)", (REPO / "scripts" / "hub" / "warden.yaml").read_text()
+    ).group(1)
+)
+
 ALICE = {
     "user": "alice",
     "groups": ["analysts"],
@@ -241,6 +249,7 @@ def test_a_job_runs_headless_as_its_owner_after_her_server_stopped(hub, alice, r
 
     stopped_at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
     hub.stop_server("alice")
+    stopped = time.time()
 
     done = run_job(hub, "job-token")
     assert done.returncode == 0, done.stderr
@@ -260,6 +269,8 @@ def test_a_job_runs_headless_as_its_owner_after_her_server_stopped(hub, alice, r
     }
 
     # Her stopped server's token is gone with the server; the token she replaced is revoked.
+    # The service caches the hub's answers for cache_seconds: refused at most that much later.
+    time.sleep(max(0.0, stopped + HUB_CACHE_SECONDS + 1 - time.time()))
     for token in (server_token, first_token):
         refused = whoami_with(hub, token)
         assert (

@@ -411,6 +411,10 @@ def test_a_browser_that_leaves_mid_stream_is_recorded_as_aborted(lab_alice, serv
     assert record["outcome"] == "aborted", record
     assert record["rows"] < NOTES_ROWS, record
     assert record["bytes"] < 20_000_000, record
+    # The server's log says so in one line, not as an uncaught exception or a service failure.
+    log = lab_alice.log_path.read_text()
+    assert "browser went away; aborted datasets/clinical.notes/scan" in log
+    assert "Uncaught exception" not in log and "service failed mid-response" not in log
 
 
 def test_service_errors_pass_through_unchanged(lab_alice):

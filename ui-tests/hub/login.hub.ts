@@ -31,7 +31,10 @@ test('alice signs in through the identity provider and sees her catalog in the W
   await expect(page.locator('#jp-main-dock-panel')).toBeVisible({ timeout: 120_000 });
   await expect(page.locator('.jp-warden-identity')).toContainText(user);
 
-  await page.locator('.jp-SideBar .lm-TabBar-tab[data-id="warden-catalog"]').click();
+  // Her workspace may have kept the sidebar open from an earlier visit: a click would close it.
+  const tab = page.locator('.jp-SideBar .lm-TabBar-tab[data-id="warden-catalog"]');
+  if (!(await tab.evaluate(node => node.classList.contains('lm-mod-current')))) await tab.click();
+  await expect(page.locator('#warden-catalog')).toBeVisible();
   const items = page.locator('.jp-warden-dataset-item');
   await expect(items).toHaveCount(ALICE_DATASETS.length);
   expect((await items.evaluateAll(nodes => nodes.map(node => (node as HTMLElement).dataset.wardenDataset))).sort()).toEqual(ALICE_DATASETS);

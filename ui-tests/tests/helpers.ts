@@ -2,6 +2,7 @@
  * What the UI tests share: the layout each project runs in, and checks of what a user can
  * actually see and reach (not only what the DOM holds).
  */
+import AxeBuilder from '@axe-core/playwright';
 import { expect, type IJupyterLabPageFixture } from '@jupyterlab/galata';
 import type { Locator, TestInfo } from '@playwright/test';
 
@@ -104,4 +105,29 @@ export async function wheelIntoView(page: IJupyterLabPageFixture, scroller: Loca
     await page.waitForTimeout(30);
   }
   throw new Error(`the mouse wheel over ${scroller} did not bring ${target} into view`);
+}
+
+/**
+ * Serious and critical axe-core violations inside `selectors`. JupyterLab's <body> is 0 px
+ * high (its shell is positioned absolutely), which axe reads as "everything clipped" and then
+ * skips the colour checks; the body is given the window's height first, as the user sees it.
+ */
+export async function seriousViolations(page: IJupyterLabPageFixture, selectors: string[]): Promise<string[]> {
+  await page.evaluate(() => {
+    document.documentElement.style.height = '100%';
+    document.body.style.height = '100%';
+  });
+  let builder = new AxeBuilder({ page });
+  for (const selector of selectors) {
+    builder = builder.include(selector);
+  }
+  const results = await builder.analyze();
+  // The colour check must have looked at the text, not skipped it.
+  const contrastChecked = [...results.passes, ...results.violations, ...results.incomplete]
+    .filter(rule => rule.id === 'color-contrast')
+    .reduce((count, rule) => count + rule.nodes.length, 0);
+  expect(contrastChecked, 'elements whose contrast axe checked').toBeGreaterThan(20);
+  return results.violations
+    .filter(violation => violation.impact === 'serious' || violation.impact === 'critical')
+    .flatMap(violation => violation.nodes.map(node => `${violation.id}: ${node.target.join(' ')}: ${node.failureSummary?.split('\n').slice(1).join(' ')}`));
 }

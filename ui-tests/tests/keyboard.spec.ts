@@ -5,10 +5,9 @@
  * the details and the preview, in the project's theme (light for alice, dark and narrow for
  * carlos).
  */
-import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type IJupyterLabPageFixture } from '@jupyterlab/galata';
 
-import { detailsOf, layoutOf, openCatalog, THEMES, TRIAL } from './helpers';
+import { detailsOf, layoutOf, openCatalog, seriousViolations, THEMES, TRIAL } from './helpers';
 
 test.use({ autoGoto: true });
 
@@ -20,31 +19,6 @@ async function focused(page: IJupyterLabPageFixture): Promise<string> {
     const element = document.activeElement as HTMLElement | null;
     return element?.dataset.wardenKey ?? element?.tagName ?? 'none';
   });
-}
-
-/**
- * Serious and critical axe-core violations inside `selectors`. JupyterLab's <body> is 0 px
- * high (its shell is positioned absolutely), which axe reads as "everything clipped" and then
- * skips the colour checks; the body is given the window's height first, as the user sees it.
- */
-async function seriousViolations(page: IJupyterLabPageFixture, selectors: string[]): Promise<string[]> {
-  await page.evaluate(() => {
-    document.documentElement.style.height = '100%';
-    document.body.style.height = '100%';
-  });
-  let builder = new AxeBuilder({ page });
-  for (const selector of selectors) {
-    builder = builder.include(selector);
-  }
-  const results = await builder.analyze();
-  // The colour check must have looked at the sidebar's text, not skipped it.
-  const contrastChecked = [...results.passes, ...results.violations, ...results.incomplete]
-    .filter(rule => rule.id === 'color-contrast')
-    .reduce((count, rule) => count + rule.nodes.length, 0);
-  expect(contrastChecked, 'elements whose contrast axe checked').toBeGreaterThan(20);
-  return results.violations
-    .filter(violation => violation.impact === 'serious' || violation.impact === 'critical')
-    .flatMap(violation => violation.nodes.map(node => `${violation.id}: ${node.target.join(' ')}: ${node.failureSummary?.split('\n').slice(1).join(' ')}`));
 }
 
 test('keyboard through the catalog, and no serious axe violation', async ({ page }, testInfo) => {

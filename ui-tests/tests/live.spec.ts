@@ -4,6 +4,8 @@
  * preview show the new view within seconds and say what changed; the policy put back is
  * shown the same way. The deploy lifts the SSN mask and the blinding of placebo adverse
  * events; alice (analyst) sees both go, carlos (contractor, SSN hidden anyway) the blinding.
+ * A deploy that takes the trial away leaves its open preview saying so calmly, and the
+ * preview comes back by itself when the grant is put back.
  */
 import { expect, test, type IJupyterLabPageFixture } from '@jupyterlab/galata';
 import type { TestInfo } from '@playwright/test';
@@ -14,8 +16,10 @@ import { datasetItem, detailsOf, openCatalog, personaOf, TRIAL } from './helpers
 
 test.use({ autoGoto: true });
 
-/** The policies file every JupyterLab of the UI tests serves (start-lab.sh). */
-const MASKING = path.resolve(__dirname, '../.lake/config/policies/masking.yaml');
+/** The policies files every JupyterLab of the UI tests serves (start-lab.sh). */
+const POLICIES = path.resolve(__dirname, '../.lake/config/policies');
+const MASKING = path.join(POLICIES, 'masking.yaml');
+const ACCESS = path.join(POLICIES, 'access.yaml');
 /**
  * How long a deploy may take to show: the service applies it once the file set is stable
  * (0.5 s), the push and the refetch take milliseconds; about 1-3 s in all here, but 10 s
@@ -23,17 +27,17 @@ const MASKING = path.resolve(__dirname, '../.lake/config/policies/masking.yaml')
  */
 const LIVE_TIMEOUT = 30_000;
 
-/** Replaces the masking policies by rename, as a deployment does. */
-function deploy(text: string): void {
-  const staged = path.join(path.dirname(MASKING), '.masking.yaml.tmp');
+/** Replaces a policies file by rename, as a deployment does. */
+function deploy(text: string, file = MASKING): void {
+  const staged = path.join(path.dirname(file), `.${path.basename(file)}.tmp`);
   fs.writeFileSync(staged, text);
-  fs.renameSync(staged, MASKING);
+  fs.renameSync(staged, file);
 }
 
-/** Removes one policy (its `- name:` item) from a policies file. */
+/** Removes one policy (its `- name:` item) from the text of a policies file. */
 function withoutPolicy(text: string, name: string): string {
   const lifted = text.replace(new RegExp(`  - name: ${name}\\n(?:    .*\\n)+`), '');
-  expect(lifted, `policy ${name} is in ${MASKING}`).not.toBe(text);
+  expect(lifted, `policy ${name} is in the file`).not.toBe(text);
   return lifted;
 }
 
@@ -132,4 +136,41 @@ test('a policy deploy reaches the open details and preview without a reload, say
     expect((await previewCells(page)).ssn.every(ssn => /^\*{7}\d{4}$/.test(ssn))).toBe(true);
   }
   expect(await page.evaluate(() => (window as any).wardenTestMark)).toBe('no reload');
+});
+
+test('a deploy that takes the dataset away leaves its preview saying so calmly, until it is shared again', async ({ page }, testInfo) => {
+  const { preview, summary } = await openTrial(page, testInfo);
+  const version = await summary.getAttribute('data-warden-version');
+  const original = fs.readFileSync(ACCESS, 'utf8');
+  const state = preview.locator('.jp-warden-state');
+  try {
+    // The grant of clinical datasets goes: the trial is no longer shared with the user.
+    deploy(withoutPolicy(original, 'clinical-readers'), ACCESS);
+    await expect(state.locator('.jp-warden-state-message')).toHaveText(`You no longer have access to ${TRIAL}: a policy change removed it.`, {
+      timeout: LIVE_TIMEOUT
+    });
+    await expect(state.locator('.jp-warden-state-reason')).toHaveText('This preview shows it again if a policy shares it with you.');
+    // A state, not a crash: announced politely, in the ordinary text colour, no service text.
+    await expect(state).toHaveAttribute('role', 'status');
+    const colours = await state.locator('.jp-warden-state-message').evaluate(node => {
+      const probe = document.createElement('span');
+      probe.style.color = 'var(--jp-error-color1)';
+      document.body.append(probe);
+      const error = getComputedStyle(probe).color;
+      probe.remove();
+      return { message: getComputedStyle(node).color, error };
+    });
+    expect(colours.message).not.toBe(colours.error);
+    await expect(preview).not.toContainText(/not found|could not|404|Retry/);
+    await expect(preview.locator('.jp-warden-preview-grid')).toBeHidden();
+    await expect(preview.getByRole('table')).toHaveCount(0);
+    await expect(state.getByRole('button', { name: 'Close' })).toBeVisible();
+  } finally {
+    deploy(original, ACCESS);
+  }
+
+  // Shared again: the rows come back by themselves.
+  await expect(summary).toHaveAttribute('data-warden-version', version!, { timeout: LIVE_TIMEOUT });
+  await expect(preview.locator('.jp-warden-preview-grid')).toBeVisible();
+  await expect(state).toHaveCount(0);
 });

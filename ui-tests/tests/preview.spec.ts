@@ -2,12 +2,13 @@
  * Words and marks people understand in the preview: how many rows the user may see in all,
  * the masks in the words of the details section (never internal names such as
  * `show_last(4)`), hidden columns listed as hidden, the audit log newest first, and a column
- * header click that sorts (ascending, descending, back to the dataset's order).
+ * header click that sorts (ascending, descending, back to the dataset's order). The grid is a
+ * canvas: screen readers get its rows as a table, which must say what the grid shows.
  */
 import { expect, test, type IJupyterLabPageFixture } from '@jupyterlab/galata';
 import type { Locator, TestInfo } from '@playwright/test';
 
-import { datasetItem, detailsOf, openCatalog, personaOf, TRIAL } from './helpers';
+import { datasetItem, detailsOf, openCatalog, personaOf, seriousViolations, TRIAL } from './helpers';
 
 test.use({ autoGoto: true });
 
@@ -37,6 +38,21 @@ async function readGrid(page: IJupyterLabPageFixture, dataset: string): Promise<
     });
     return { headers, cells };
   }, dataset);
+}
+
+/**
+ * What a screen reader finds in the preview's accessible table (found by its role and name,
+ * as assistive technology does): column headers, and the cells of the first `rows` rows.
+ */
+async function readAccessibleTable(preview: Locator, dataset: string, rows: number): Promise<{ headers: string[]; sorted: string[]; cells: string[][] }> {
+  const table = preview.getByRole('table', { name: new RegExp(`^${dataset.replace(/\./g, '\\.')}: `) });
+  const headers = await table.getByRole('columnheader').allTextContents();
+  const sorted = await table.locator('th[aria-sort]').evaluateAll(ths => ths.map(th => `${th.getAttribute('data-warden-column')} ${th.getAttribute('aria-sort')}`));
+  const cells: string[][] = [];
+  for (let row = 1; row <= rows; row++) {
+    cells.push(await table.getByRole('row').nth(row).getByRole('cell').allTextContents());
+  }
+  return { headers, sorted, cells };
 }
 
 /** Clicks the middle of a column's header in the grid (a canvas), as a user does. */
@@ -91,6 +107,25 @@ test('the preview says how many rows there are in all, what each mark means, and
   // The badges are those of the details section.
   await expect(legend.locator('.jp-warden-access-badge').first()).toBeVisible();
 
+  // The accessible table holds what the grid shows: a column per grid column, its mask in
+  // words in the header, the same first values, masked cells said to be masked.
+  const grid = await readGrid(page, TRIAL);
+  const columns = Object.keys(grid.cells);
+  const FIRST_ROWS = 5;
+  const accessible = await readAccessibleTable(preview, TRIAL, FIRST_ROWS);
+  expect(accessible.headers[0]).toBe('Row');
+  expect(accessible.headers.slice(1).map(header => header.split(',')[0])).toEqual(columns);
+  expect(accessible.headers).toContain("adverse_events, withheld where arm = 'placebo'");
+  if (alice) {
+    expect(accessible.headers).toContain('ssn, masked: last 4 characters shown');
+  }
+  expect(accessible.cells).toEqual(Array.from({ length: FIRST_ROWS }, (_, row) => columns.map(column => grid.cells[column][row])));
+  const allCells = await preview.getByRole('table').getByRole('cell').allTextContents();
+  expect(allCells).toHaveLength(100 * columns.length);
+  expect(allCells.filter(text => text === 'masked').length).toBe(grid.cells.adverse_events.filter(text => text === 'masked').length);
+  expect(allCells).toContain('masked');
+  expect(await seriousViolations(page, ['#warden-catalog', '.jp-warden-preview'])).toEqual([]);
+
   // A header click sorts: ascending, descending, then the dataset's order again.
   const order = summary.locator('.jp-warden-preview-order');
   await expect(order).toHaveText("In the dataset's order. Click a column header to sort.");
@@ -104,6 +139,10 @@ test('the preview says how many rows there are in all, what each mark means, and
   await expect(order).toHaveText('Sorted by participant_id, ascending. Click a column header to sort.');
   await expect.poll(async () => ascending((await shown()).ids)).toBe(true);
   expect((await shown()).header).toMatch(/^participant_id.* ▲$/);
+  // The accessible table follows: the same first ids, the sort said on its header.
+  const sortedTable = await readAccessibleTable(preview, TRIAL, 3);
+  expect(sortedTable.sorted).toEqual(['participant_id ascending']);
+  expect(sortedTable.cells.map(cells => cells[0])).toEqual((await shown()).ids.slice(0, 3));
   await clickHeader(page, TRIAL, 'participant_id');
   await expect(order).toHaveText('Sorted by participant_id, descending. Click a column header to sort.');
   await expect.poll(async () => descending((await shown()).ids)).toBe(true);

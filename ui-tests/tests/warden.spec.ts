@@ -8,7 +8,9 @@
 import { expect, test, type IJupyterLabPageFixture } from '@jupyterlab/galata';
 import * as path from 'path';
 
-import { datasetItem, detailsOf, openCatalog, TRIAL } from './helpers';
+import type { Locator } from '@playwright/test';
+
+import { datasetItem, detailsOf, openCatalog, TRIAL, visibility } from './helpers';
 
 const MARCH = 'drug_xyz.trial_march2021';
 const RAW_TRIAL = path.resolve(__dirname, '../.lake/lake/drug_xyz/trial_july2020.parquet');
@@ -111,10 +113,7 @@ test('browse, preview and load the governed view', async ({ page }, testInfo) =>
     expect(new Set(column('country'))).toEqual(new Set(['US']));
     await expect(preview.locator('.jp-warden-preview-summary')).toHaveAttribute('data-warden-masked-columns', 'name,ssn,date_of_birth,email');
     await expect(preview.locator('.jp-warden-preview-summary')).toHaveAttribute('data-warden-cell-masked-columns', 'adverse_events');
-    // The README's picture, only when asked for: `bash ui-tests/run.sh --screenshot`.
-    if (process.env.WARDEN_SCREENSHOT) {
-      await page.screenshot({ path: process.env.WARDEN_SCREENSHOT });
-    }
+    await readmePicture(page, details);
   } else {
     expect(column('participant_id').every(value => /^tok_[0-9a-f]{16}$/.test(String(value)))).toBe(true);
   }
@@ -151,6 +150,47 @@ ${expected.check.trim()}`;
   expect(outputs.join('\n')).toMatch(/GOVERNED-OK \d+/);
   expect(outputs.join('\n')).not.toMatch(/Error|Traceback/);
 });
+
+/**
+ * The README's picture: a sidebar wide enough for the per-column table in two columns, and a
+ * window tall enough for all its rows.
+ */
+const PICTURE = { sidebar: 520, window: { width: 1280, height: 900 } };
+
+/**
+ * The README's picture: the preview beside the details, whose per-column table shows in full
+ * (every row in view) with the dataset list folded away. The layout is checked in every run;
+ * the file is written only when asked for (`bash ui-tests/run.sh --screenshot`). The test's
+ * own layout is put back afterwards.
+ */
+async function readmePicture(page: IJupyterLabPageFixture, details: Locator): Promise<void> {
+  const window = page.viewportSize()!;
+  const sidebar = page.locator('#warden-catalog');
+  const width = (await sidebar.boundingBox())!.width;
+  const datasets = sidebar.locator('.jp-AccordionPanel-title').first();
+  await page.setViewportSize(PICTURE.window);
+  await page.sidebar.setWidth(PICTURE.sidebar);
+  await datasets.click();
+  await expect(datasets).toHaveAttribute('aria-expanded', 'false');
+  // The table ends the details: scrolled to their end, as much as fits above it shows too.
+  const table = details.locator('.jp-warden-schema');
+  await table.evaluate(node => {
+    const body = node.closest('.jp-warden-details-body')!;
+    body.scrollTop = body.scrollHeight;
+  });
+  const rows = table.locator('tr');
+  await expect(rows).toHaveCount(1 + EXPECTED.alice.previewColumns.length);
+  for (const row of await rows.all()) {
+    expect((await visibility(row)).position, await row.innerText()).toBe('inside');
+  }
+  if (process.env.WARDEN_SCREENSHOT) {
+    await page.screenshot({ path: process.env.WARDEN_SCREENSHOT });
+  }
+  await datasets.click();
+  await expect(datasets).toHaveAttribute('aria-expanded', 'true');
+  await page.sidebar.setWidth(width);
+  await page.setViewportSize(window);
+}
 
 /** The sources of the notebook's cells. */
 async function notebookCells(page: IJupyterLabPageFixture): Promise<string[]> {

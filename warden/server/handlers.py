@@ -15,6 +15,7 @@ not as completed (docs/configuration.md, "What a record says").
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
@@ -71,6 +72,17 @@ class Credentials(Protocol):
 
 class _BrowserGone(Exception):
     """Raised in the streaming callback to abort the upstream request."""
+
+
+class _QuietBrowserGone(logging.Filter):
+    """Tornado logs any exception of a streaming callback as uncaught before it aborts the
+    upstream request; a browser that left is routine, logged once by the handler instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], _BrowserGone))
+
+
+logging.getLogger("tornado.application").addFilter(_QuietBrowserGone())
 
 
 class ServiceProxyHandler(ExtensionHandlerMixin, APIHandler):
@@ -159,6 +171,9 @@ class ServiceProxyHandler(ExtensionHandlerMixin, APIHandler):
             self.log.info("Warden proxy: browser went away; aborted %s", raw_route)
             return
         except (HTTPClientError, OSError) as exc:
+            if self._browser_gone:  # the callback aborted the upstream request
+                self.log.info("Warden proxy: browser went away; aborted %s", raw_route)
+                return
             if self._response_started:
                 # Too late for an error status: cut the stream so the reader sees it end early.
                 self.log.error(
@@ -210,6 +225,7 @@ class ServiceProxyHandler(ExtensionHandlerMixin, APIHandler):
         try:
             await self.flush()
         except StreamClosedError:
+            self._browser_gone = True
             raise _BrowserGone() from None
 
     def _finish_error(self, status: int, code: str, message: str) -> None:

@@ -33,7 +33,7 @@ describe('DetailsModel', () => {
     const model = new DetailsModel(client);
     await model.show('missing.table');
     expect(model.status).toBe('error');
-    expect(model.error?.message).toBe('no such dataset missing.table');
+    expect(model.error?.message).toBe('dataset "missing.table" not found');
     await model.show('missing.table');
     expect(client.calls).toEqual([
       'dataset:missing.table',

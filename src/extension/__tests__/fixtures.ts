@@ -22,6 +22,7 @@ import type {
   ViewVersions
 } from '../../common/api';
 import { ServiceConnection } from '../connection';
+import { WardenRequestError } from '../handler';
 import type { IPreviewRequest, IWardenClient } from '../tokens';
 
 export function summary(
@@ -210,7 +211,7 @@ export class FakeClient implements IWardenClient {
     this.calls.push(`dataset:${name}`);
     const detail = this.details.get(name);
     if (!detail) {
-      throw new Error(`no such dataset ${name}`);
+      throw notFound(name);
     }
     return detail;
   }
@@ -218,6 +219,9 @@ export class FakeClient implements IWardenClient {
   async preview(name: string, request: IPreviewRequest): Promise<Table> {
     const order = request.orderBy?.length ? `:${request.orderBy.join(',')}` : '';
     this.calls.push(`preview:${name}:${request.limit}${order}`);
+    if (!this.details.has(name)) {
+      throw notFound(name);
+    }
     if (!this.table) {
       throw new Error('no preview');
     }
@@ -275,6 +279,11 @@ export class FakeClient implements IWardenClient {
       code: this.snippetCode
     };
   }
+}
+
+/** What the service answers for a dataset that does not exist or is not shared with the caller. */
+function notFound(name: string): WardenRequestError {
+  return new WardenRequestError('not_found', `dataset "${name}" not found`, 404);
 }
 
 export interface IColumnSpec {

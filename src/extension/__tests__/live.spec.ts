@@ -110,6 +110,29 @@ describe('LiveViews', () => {
     client.connection.dispose();
   });
 
+  it('says the last versions again when the service is back while the stream stayed open', async () => {
+    const client = new FakeClient();
+    const live = new LiveViews({ client });
+    const changes: LiveViews.IChange[] = [];
+    live.changed.connect((_, change) => void changes.push(change));
+    live.start();
+    client.pushViews(versions('v1'));
+    await settle();
+    // Another request met an outage (a proxy's 504, say); the stream was not interrupted.
+    client.connection.failed(
+      new WardenRequestError('service_unavailable', 'gateway timeout', 504)
+    );
+    client.connection.succeeded();
+    await settle();
+    expect(client.viewStreams).toBe(1);
+    expect(changes).toEqual([
+      { views: versions('v1'), previous: null },
+      { views: versions('v1'), previous: versions('v1') }
+    ]);
+    live.dispose();
+    client.connection.dispose();
+  });
+
   it('lists the datasets that changed, came or went', () => {
     expect(
       LiveViews.changedDatasets(
@@ -179,14 +202,29 @@ describe('followViews', () => {
     const { client, catalog, details, preview, previews } = await shown();
     client.catalog = { ...CATALOG, datasets: CATALOG.datasets.filter(d => d.name !== TRIAL) };
     client.details.delete(TRIAL);
-    client.table = null;
     followViews({ views: versions('v1', [TRIAL]), previous: versions('v1') }, catalog, details, previews);
     for (let tries = 0; preview.status !== 'error' && tries < 50; tries++) {
       await settle();
     }
     expect(client.calls).toContain('datasets');
-    expect(preview.status).toBe('error');
+    expect(preview.unshared).toBe('revoked');
     expect(preview.dataModel).toBeNull();
+
+    // Other views change, the trial is still not shared: the preview already says so.
+    client.calls = [];
+    followViews({ views: versions('v1', [TRIAL]), previous: versions('v1', [TRIAL]) }, catalog, details, previews);
+    await settle();
+    expect(client.calls.filter(call => /^(preview|count):/.test(call))).toEqual([]);
+
+    // Shared again: the preview shows it again by itself.
+    client.catalog = CATALOG;
+    client.details.set(TRIAL, TRIAL_DETAIL);
+    followViews({ views: versions('v1'), previous: versions('v1', [TRIAL]) }, catalog, details, previews);
+    for (let tries = 0; preview.status !== 'ready' && tries < 50; tries++) {
+      await settle();
+    }
+    expect(preview.unshared).toBeNull();
+    expect(preview.version).toBe('v1');
   });
 });
 

@@ -3,17 +3,26 @@ import { showErrorMessage } from '@jupyterlab/apputils';
 import { NotebookModel, type NotebookPanel } from '@jupyterlab/notebook';
 import { NBTestUtils } from '@jupyterlab/notebook/lib/testutils';
 import { StateDB } from '@jupyterlab/statedb';
+import type { MainAreaWidget } from '@jupyterlab/apputils';
 import { CommandRegistry } from '@lumino/commands';
 import { Widget } from '@lumino/widgets';
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { PREVIEW_ROWS } from '../../common/api';
+import { Utf8 } from 'apache-arrow';
+
+import { PREVIEW_ROWS, VIEW_EVENT, type ViewVersions } from '../../common/api';
 import plugins from '../index';
+import type { PreviewPanel } from '../panels/preview';
 import { readSettings } from '../settings';
 import { CATALOG_WIDGET_ID, CommandIDs, type IWardenClient } from '../tokens';
-import { CATALOG, silenceYdocWarnings } from './fixtures';
+import {
+  arrowStream,
+  CATALOG,
+  silenceYdocWarnings,
+  TRIAL_DETAIL
+} from './fixtures';
 
 jest.mock('@jupyterlab/apputils', () => ({
   ...jest.requireActual('@jupyterlab/apputils'),
@@ -25,6 +34,7 @@ const SNIPPET_CODE =
 
 interface IRoute {
   status: number;
+  /** Sent as JSON, except bytes and streams (a preview's Arrow, the view stream), sent as they are. */
   body: unknown;
 }
 
@@ -55,7 +65,12 @@ function serve(routes: Record<string, IRoute | IRoute[] | 'never'>): Request[] {
     if (!route) {
       return new Response('not here', { status: 404 });
     }
-    return new Response(JSON.stringify(route.body), { status: route.status });
+    const raw =
+      route.body instanceof Uint8Array || route.body instanceof ReadableStream;
+    return new Response(
+      raw ? (route.body as BodyInit) : JSON.stringify(route.body),
+      { status: route.status }
+    );
   });
   return requests;
 }
@@ -309,6 +324,118 @@ describe('an outage found by the live view stream', () => {
     jest.advanceTimersByTime(1000);
     await flush();
     expect(app.commands.isEnabled(CommandIDs.preview)).toBe(true);
+  });
+});
+
+describe('an open preview when the service is back', () => {
+  beforeEach(() =>
+    jest.useFakeTimers({ doNotFake: ['performance', 'queueMicrotask'] })
+  );
+  afterEach(() => jest.useRealTimers());
+
+  const TRIAL = TRIAL_DETAIL.name;
+  const outage = {
+    status: 503,
+    body: { error: { code: 'service_unavailable', message: 'restarting' } }
+  };
+  const VERSIONS: ViewVersions = {
+    datasets: Object.fromEntries(
+      CATALOG.datasets.map(d => [d.name, d.name === TRIAL ? 'v1' : 'other'])
+    )
+  };
+  const rows = {
+    status: 200,
+    body: arrowStream(
+      [{ name: 'patient_id', type: new Utf8(), values: ['P1', 'P2'] }],
+      { 'warden.view_version': 'v1' }
+    )
+  };
+  const count = { status: 200, body: { dataset: TRIAL, rows: 2, capped: false } };
+
+  /** A view stream that pushes the versions, then stays open until `end()` (the service died). */
+  function viewStream() {
+    let controller!: ReadableStreamDefaultController<Uint8Array>;
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        controller = c;
+        c.enqueue(
+          new TextEncoder().encode(
+            `event: ${VIEW_EVENT}\ndata: ${JSON.stringify(VERSIONS)}\n\n`
+          )
+        );
+      }
+    });
+    return { route: { status: 200, body }, end: () => controller.close() };
+  }
+
+  const flush = async () => {
+    for (let i = 0; i < 50; i++) {
+      await Promise.resolve();
+    }
+  };
+
+  /** Activate, open the trial's preview, then refresh it into an outage (the service just died). */
+  async function previewMeetsOutage(events: IRoute[]) {
+    const requests = serve({
+      datasets: { status: 200, body: CATALOG },
+      [`datasets/${TRIAL}`]: { status: 200, body: TRIAL_DETAIL },
+      [`datasets/${TRIAL}/preview`]: [rows, outage, rows],
+      [`datasets/${TRIAL}/count`]: [count, outage, count],
+      events,
+      health: { status: 200, body: { status: 'ok' } }
+    });
+    const app = fakeApp();
+    const client = activate(app, { currentWidget: null });
+    // The catalog and the first versions are in before the user opens the preview.
+    await flush();
+    await app.commands.execute(CommandIDs.preview, { dataset: TRIAL });
+    await flush();
+    const preview = app.shell.add.mock.calls.find(
+      ([widget]) => widget.id.startsWith('warden-preview-')
+    )![0] as MainAreaWidget<PreviewPanel>;
+    expect(preview.content.model.status).toBe('ready');
+    await preview.content.model.load();
+    await flush();
+    expect(preview.content.model.status).toBe('error');
+    expect(client.connection.status).toBe('down');
+    // From here on: what recovery asks for.
+    const asked = requests.length;
+    const fetched = (route: string) =>
+      requests
+        .slice(asked)
+        .filter(r => new URL(r.url).pathname.endsWith(`/${TRIAL}/${route}`))
+        .length;
+    return { preview, fetched };
+  }
+
+  it('fetches its rows and count once, when the view stream had ended with the service', async () => {
+    const first = viewStream();
+    const second = viewStream();
+    const { preview, fetched } = await previewMeetsOutage([first.route, second.route]);
+    first.end();
+    await flush();
+    // The connection's probe and the stream's reconnection, a second later, both find it back.
+    jest.advanceTimersByTime(1000);
+    await flush();
+    await flush();
+    expect(preview.content.model.status).toBe('ready');
+    expect(preview.content.grid.cellText(1, 0)).toBe('P2');
+    expect([fetched('preview'), fetched('count')]).toEqual([1, 1]);
+    jest.advanceTimersByTime(60_000);
+    await flush();
+    expect([fetched('preview'), fetched('count')]).toEqual([1, 1]);
+  });
+
+  it('fetches its rows and count once, when the view stream stayed open', async () => {
+    const { preview, fetched } = await previewMeetsOutage([viewStream().route]);
+    jest.advanceTimersByTime(1000);
+    await flush();
+    await flush();
+    expect(preview.content.model.status).toBe('ready');
+    expect([fetched('preview'), fetched('count')]).toEqual([1, 1]);
+    jest.advanceTimersByTime(60_000);
+    await flush();
+    expect([fetched('preview'), fetched('count')]).toEqual([1, 1]);
   });
 });
 

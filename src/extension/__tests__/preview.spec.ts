@@ -1,4 +1,6 @@
 import { nullTranslator } from '@jupyterlab/translation';
+import { MessageLoop } from '@lumino/messaging';
+import { Widget } from '@lumino/widgets';
 import {
   Bool,
   DateDay,
@@ -26,7 +28,14 @@ import {
   estimateColumnWidths,
   headerLabel
 } from '../panels/preview/grid';
+import { PreviewPanel } from '../panels/preview';
+import { PreviewHeader } from '../panels/preview/body';
 import { PreviewModel } from '../panels/preview/model';
+import {
+  columnHeaderWords,
+  mirroredRows,
+  PreviewTable
+} from '../panels/preview/table';
 import { viewChangeWords } from '../words';
 import {
   arrowStream,
@@ -370,6 +379,29 @@ describe('PreviewModel', () => {
     ]);
   });
 
+  it('tells a dataset no longer shared from a failure', async () => {
+    const client = new FakeClient();
+    client.table = trialPreview();
+    const never = previewOf(client);
+    client.details.delete(TRIAL_DETAIL.name);
+    await never.load();
+    expect(never.unshared).toBe('never');
+    expect(never.showsView(undefined)).toBe(true);
+
+    client.details.set(TRIAL_DETAIL.name, TRIAL_DETAIL);
+    const model = previewOf(client);
+    await model.load();
+    expect(model.unshared).toBeNull();
+    expect(model.showsView('v1')).toBe(true);
+    expect(model.showsView(undefined)).toBe(false);
+    client.details.delete(TRIAL_DETAIL.name);
+    await model.load();
+    expect(model.unshared).toBe('revoked');
+    expect(model.dataModel).toBeNull();
+    expect(model.showsView(undefined)).toBe(true);
+    expect(model.showsView('v1')).toBe(false);
+  });
+
   it('drops shown rows when a reload fails', async () => {
     const client = new FakeClient();
     client.table = trialPreview();
@@ -379,7 +411,177 @@ describe('PreviewModel', () => {
     await model.load();
     expect(model.status).toBe('error');
     expect(model.error?.message).toBe('no preview');
+    expect(model.unshared).toBeNull();
     expect(model.dataModel).toBeNull();
     expect(model.detail).toBeNull();
+  });
+});
+
+/** What a screen reader finds in the accessible table: caption, headers and rows of cells. */
+function readTable(node: HTMLElement) {
+  const texts = (elements: Iterable<Element>) =>
+    [...elements].map(element => element.textContent);
+  return {
+    caption: node.querySelector('caption')?.textContent,
+    headers: texts(node.querySelectorAll('thead th')),
+    sorted: [...node.querySelectorAll('thead th[aria-sort]')].map(
+      th => `${th.getAttribute('data-warden-column')} ${th.getAttribute('aria-sort')}`
+    ),
+    rows: [...node.querySelectorAll('tbody tr')].map(tr => texts(tr.children))
+  };
+}
+
+describe('PreviewTable', () => {
+  it('mirrors the rows for screen readers: masks in words, masked cells said, the sort marked', () => {
+    const table = new PreviewTable(trans);
+    table.mirror(new ArrowDataModel(trialPreview()), TRIAL_DETAIL, {
+      column: 'ssn',
+      descending: true
+    });
+    expect(readTable(table.node)).toEqual({
+      caption: 'drug_xyz.trial_july2020: the 3 rows in the preview',
+      headers: [
+        'Row',
+        'patient_id',
+        'ssn, masked: keyed SHA-256 hash',
+        "adverse_events, withheld where arm = 'placebo'",
+        'age'
+      ],
+      sorted: ['ssn descending'],
+      rows: [
+        ['1', 'P1', '9f86d0', 'nausea', '34'],
+        ['2', 'P2', 'null', 'masked', '51'],
+        // The same text as a withheld cell, but a real value: not said to be masked.
+        ['3', 'P3', '2c26b4', '[withheld]', 'null']
+      ]
+    });
+    expect(table.node.querySelectorAll('th[scope="row"]')).toHaveLength(3);
+    expect(table.node.querySelectorAll('thead th[scope="col"]')).toHaveLength(5);
+    table.clear();
+    expect(table.node.querySelector('table')).toBeNull();
+  });
+
+  it('words a column header from the details of the same view', () => {
+    const marking = { name: 'ssn', masked: false, cellMasked: false };
+    expect(columnHeaderWords(marking, TRIAL_DETAIL, trans)).toBe('ssn');
+    expect(
+      columnHeaderWords({ ...marking, masked: true }, TRIAL_DETAIL, trans)
+    ).toBe('ssn, masked: keyed SHA-256 hash');
+  });
+
+  it('mirrors a page of rows at most, fewer when the columns are many', () => {
+    expect(mirroredRows(3, 4)).toBe(3);
+    expect(mirroredRows(10_000, 5)).toBe(100);
+    expect(mirroredRows(10_000, 1_000)).toBe(5);
+    expect(mirroredRows(10, 20_000)).toBe(1);
+
+    const ids = Array.from({ length: 250 }, (_, i) => `P${i + 1}`);
+    const model = new ArrowDataModel(
+      tableFromIPC(
+        arrowStream([{ name: 'patient_id', type: new Utf8(), values: ids }])
+      )
+    );
+    const table = new PreviewTable(trans);
+    table.mirror(model, TRIAL_DETAIL, null);
+    const read = readTable(table.node);
+    expect(read.caption).toBe(
+      'drug_xyz.trial_july2020: the first 100 of the 250 rows in the preview'
+    );
+    expect(read.rows).toHaveLength(100);
+    expect(read.rows[99]).toEqual(['100', 'P100']);
+    expect(read.sorted).toEqual([]);
+  });
+});
+
+describe('PreviewPanel', () => {
+  it('says calmly that access was revoked, with a button that closes the tab', async () => {
+    const client = new FakeClient();
+    client.table = trialPreview();
+    const tab = PreviewPanel.createWidget({
+      dataset: TRIAL_DETAIL.name,
+      client,
+      rowLimit: () => 100,
+      details: new DetailsModel(client),
+      trans
+    });
+    const content = tab.content;
+    Widget.attach(tab, document.body);
+    const header = content.widgets[0] as PreviewHeader;
+    // React commits a little after the render promise inside a main-area widget: wait for it.
+    const shown = async (selector: string) => {
+      MessageLoop.sendMessage(header, Widget.Msg.UpdateRequest);
+      await header.renderPromise;
+      for (let tries = 0; !header.node.querySelector(selector) && tries < 50; tries++) {
+        await new Promise(resolve => setTimeout(resolve, 10));
+      }
+      return header.node;
+    };
+    await content.model.load();
+    expect((await shown('.jp-warden-preview-name')).querySelector('.jp-warden-preview-name')?.textContent).toBe(TRIAL_DETAIL.name);
+
+    // A policy change: the service no longer shares the dataset with the user.
+    client.details.delete(TRIAL_DETAIL.name);
+    await content.model.load();
+    const node = await shown('.jp-warden-state');
+    const state = node.querySelector<HTMLElement>('.jp-warden-state')!;
+    expect(state.querySelector('.jp-warden-state-message')?.textContent).toBe(
+      'You no longer have access to drug_xyz.trial_july2020: a policy change removed it.'
+    );
+    expect(state.querySelector('.jp-warden-state-reason')?.textContent).toBe(
+      'This preview shows it again if a policy shares it with you.'
+    );
+    // A state, not a failure: no alert, no error styling, none of the service's text.
+    expect(state.getAttribute('role')).toBe('status');
+    expect(state.classList.contains('jp-warden-state-error')).toBe(false);
+    expect(node.textContent).not.toMatch(/not found|could not|404|Retry|Details/);
+    expect(content.grid.isHidden).toBe(true);
+
+    const close = state.querySelector<HTMLButtonElement>('button')!;
+    expect(close.textContent).toBe('Close');
+    close.click();
+    expect(tab.isDisposed).toBe(true);
+  });
+
+  it('keeps the accessible table in step with the grid as rows, order and access change', async () => {
+    const client = new FakeClient();
+    client.table = trialPreview();
+    const panel = new PreviewPanel({
+      dataset: TRIAL_DETAIL.name,
+      client,
+      rowLimit: () => 100,
+      details: new DetailsModel(client),
+      trans
+    });
+    await panel.model.load();
+    const gridRow = (row: number) =>
+      panel.model.dataModel!.columns.map((_, column) =>
+        panel.grid.cellText(row, column)
+      );
+    const tableRow = (row: number) => readTable(panel.table.node).rows[row].slice(1);
+    expect(tableRow(0)).toEqual(gridRow(0));
+    expect(tableRow(1)).toEqual(['P2', 'null', 'masked', '51']);
+    expect(tableRow(1)).toEqual(gridRow(1));
+
+    // Sorted rows (here: another table from the service) replace the mirrored ones.
+    client.table = tableFromIPC(
+      arrowStream([
+        { name: 'patient_id', type: new Utf8(), values: ['P9', 'P8'] }
+      ])
+    );
+    await panel.model.toggleSort('patient_id');
+    expect(readTable(panel.table.node)).toMatchObject({
+      headers: ['Row', 'patient_id'],
+      sorted: ['patient_id ascending'],
+      rows: [
+        ['1', 'P9'],
+        ['2', 'P8']
+      ]
+    });
+
+    // No rows shown any more (access revoked): none mirrored either.
+    client.table = null;
+    await panel.model.load();
+    expect(panel.table.node.querySelector('table')).toBeNull();
+    panel.dispose();
   });
 });

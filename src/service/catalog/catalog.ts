@@ -70,7 +70,11 @@ export class Catalog {
   /** The positions each dataset selector picks, found once per selector (as JSON: policies share selectors). */
   private readonly selected = new Map<string, readonly number[]>();
 
-  private constructor(private readonly datasets: Map<string, CatalogDataset>) {
+  private constructor(
+    private readonly datasets: Map<string, CatalogDataset>,
+    /** Datasets whose source could not be read at this load, described by the last good one. */
+    readonly unreadable: readonly { dataset: string; reason: string }[] = []
+  ) {
     // One pass over the datasets, in name order, reading each dataset's objects once.
     const names = [...datasets.keys()];
     this.sortedNames = [...names].sort();
@@ -97,17 +101,32 @@ export class Catalog {
     this.sortedPositions = Int32Array.from(this.sortedNames, name => this.positionOf.get(name)!);
   }
 
-  /** Reads every source's schema; a declared column the source lacks, or a reserved column name, is a config error. */
-  static async build(configs: DatasetConfig[], engines: Pick<EngineRegistry, 'engineFor'>): Promise<Catalog> {
+  /**
+   * Reads every source's schema; a declared column the source lacks, or a reserved column name,
+   * is a config error. So is a source that cannot be read, but for a reload (`previous`): there a
+   * dataset whose source is unchanged keeps the schema it was last read with (its reads fail,
+   * audited, until the source is readable), so that one broken file cannot hold back a change
+   * elsewhere, such as an urgent deny.
+   */
+  static async build(configs: DatasetConfig[], engines: Pick<EngineRegistry, 'engineFor'>, previous?: Catalog): Promise<Catalog> {
+    const unreadable: { dataset: string; reason: string }[] = [];
     const entries = await Promise.all(
       configs.map(async config => {
+        const cannotRead = (error: unknown) => new ConfigError(config.origin.file, config.origin.line, `dataset ${config.name}: cannot read source: ${(error as Error).message}`);
         let engine: QueryEngine;
         let sourceColumns: SourceColumn[];
         try {
           engine = engines.engineFor(config.source);
+        } catch (error) {
+          throw cannotRead(error);
+        }
+        try {
           sourceColumns = await engine.describe(config.source);
         } catch (error) {
-          throw new ConfigError(config.origin.file, config.origin.line, `dataset ${config.name}: cannot read source: ${(error as Error).message}`);
+          const known = previous?.get(config.name);
+          if (!known || JSON.stringify(known.config.source) !== JSON.stringify(config.source)) throw cannotRead(error);
+          sourceColumns = known.columns.map(({ name, type }) => ({ name, type }));
+          unreadable.push({ dataset: config.name, reason: (error as Error).message });
         }
         const reserved = sourceColumns.find(column => column.name.startsWith(MASK_INDICATOR_PREFIX));
         if (reserved) {
@@ -140,7 +159,7 @@ export class Catalog {
         return [config.name, { config, engine, columns, facts }] as const;
       })
     );
-    return new Catalog(new Map(entries));
+    return new Catalog(new Map(entries), unreadable);
   }
 
   get size(): number {

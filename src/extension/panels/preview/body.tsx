@@ -13,15 +13,42 @@ import type { PreviewModel } from './model';
 
 /** Above the grid: how many rows, in which order, which row filter, which policies, which masks. */
 export class PreviewHeader extends VDomRenderer<PreviewModel> {
-  constructor(model: PreviewModel, trans: TranslationBundle) {
+  constructor(
+    model: PreviewModel,
+    trans: TranslationBundle,
+    close: () => void
+  ) {
     super(model);
     this._trans = trans;
+    this._close = close;
     this.addClass('jp-warden-preview-header');
   }
 
   protected render(): JSX.Element {
     const { model } = this;
     const trans = this._trans;
+    // Not shared (any more): an ordinary state after a policy change, said calmly; the
+    // preview comes back by itself if a policy shares the dataset again.
+    const unshared = model.unshared;
+    if (unshared) {
+      return (
+        <StateMessage
+          state="empty"
+          message={
+            unshared === 'revoked'
+              ? trans.__(
+                  'You no longer have access to %1: a policy change removed it.',
+                  model.dataset
+                )
+              : trans.__('You do not have access to %1.', model.dataset)
+          }
+          reason={trans.__(
+            'This preview shows it again if a policy shares it with you.'
+          )}
+          action={{ label: trans.__('Close'), onClick: this._close }}
+        />
+      );
+    }
     if (model.status === 'error' && model.error) {
       return (
         <ErrorMessage
@@ -108,6 +135,7 @@ export class PreviewHeader extends VDomRenderer<PreviewModel> {
   }
 
   private _trans: TranslationBundle;
+  private _close: () => void;
 }
 
 /** "first 100 of 1,234 rows you may see", or as much of it as is known. */

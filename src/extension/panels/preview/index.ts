@@ -8,10 +8,14 @@ import { PreviewHeader } from './body';
 import type { ArrowDataModel } from './datamodel';
 import { PreviewGrid } from './grid';
 import { PreviewModel } from './model';
+import { PreviewTable } from './table';
 
 export { PreviewModel } from './model';
 
-/** The preview of one dataset: a summary of the enforcement above a grid. */
+/**
+ * The preview of one dataset: a summary of the enforcement above a grid, and the grid's rows
+ * again as a table for screen readers (the grid is a canvas).
+ */
 export class PreviewPanel extends Panel {
   constructor(options: PreviewPanel.IOptions) {
     super();
@@ -23,8 +27,12 @@ export class PreviewPanel extends Panel {
       onSort: column => void this.model.toggleSort(column)
     });
     this._grid.hide();
-    this.addWidget(new PreviewHeader(this.model, options.trans));
+    this._table = new PreviewTable(options.trans);
+    // Closing the preview closes the tab holding it.
+    const close = () => (this.parent ?? this).close();
+    this.addWidget(new PreviewHeader(this.model, options.trans, close));
     this.addWidget(this._grid);
+    this.addWidget(this._table);
     this.model.stateChanged.connect(this._onModelChanged, this);
   }
 
@@ -33,6 +41,11 @@ export class PreviewPanel extends Panel {
   /** The grid, for what the user reads in it (tests). */
   get grid(): PreviewGrid {
     return this._grid;
+  }
+
+  /** The rows as a screen reader reads them. */
+  get table(): PreviewTable {
+    return this._table;
   }
 
   /** Repaint with the current theme's colours. */
@@ -49,17 +62,21 @@ export class PreviewPanel extends Panel {
   }
 
   private _onModelChanged(): void {
-    const dataModel = this.model.dataModel;
+    const { dataModel, detail, sort } = this.model;
     if (dataModel !== this._shown) {
       this._shown = dataModel;
-      if (dataModel) {
+      if (dataModel && detail) {
         this._grid.setModel(dataModel);
+        this._table.mirror(dataModel, detail, sort);
+      } else {
+        this._table.clear();
       }
     }
     this._grid.setHidden(!dataModel);
   }
 
   private _grid: PreviewGrid;
+  private _table: PreviewTable;
   private _shown: ArrowDataModel | null = null;
 }
 

@@ -3,6 +3,7 @@ import type { Table } from 'apache-arrow';
 
 import type { DatasetDetail, RowCount } from '../../../common/api';
 import { formatOrderKey, type OrderKey } from '../../../common/order';
+import { WardenRequestError } from '../../handler';
 import type { IWardenClient } from '../../tokens';
 import { viewChanges, type IViewUpdate } from '../../words';
 import type { LoadStatus } from '../catalog/model';
@@ -29,6 +30,31 @@ export class PreviewModel extends VDomModel {
 
   get error(): Error | null {
     return this._error;
+  }
+
+  /**
+   * The dataset is not shared with the user (the service answers "not found" for a dataset
+   * its policies keep from them): `revoked` when this preview showed its rows before,
+   * `never` when it did not; null when it is shared, or the last load failed for another reason.
+   */
+  get unshared(): 'revoked' | 'never' | null {
+    if (
+      !(this._error instanceof WardenRequestError) ||
+      this._error.code !== 'not_found'
+    ) {
+      return null;
+    }
+    return this._everShown ? 'revoked' : 'never';
+  }
+
+  /**
+   * Whether the preview shows this version of the user's view of the dataset (undefined: the
+   * dataset is not shared, which a preview that found it unshared shows too).
+   */
+  showsView(version: string | undefined): boolean {
+    return version === undefined
+      ? this.unshared !== null
+      : this.version === version;
   }
 
   get dataModel(): ArrowDataModel | null {
@@ -113,6 +139,7 @@ export class PreviewModel extends VDomModel {
       this._info = readPreviewInfo(table.schema);
       this._detail = detail;
       this._status = 'ready';
+      this._everShown = true;
       if (shown && shown.version !== detail.version) {
         this._lastChange = { at: new Date(), changes: viewChanges(shown, detail) };
       }
@@ -167,6 +194,7 @@ export class PreviewModel extends VDomModel {
   private _sort: OrderKey | null = null;
   private _lastChange: IViewUpdate | null = null;
   private _generation = 0;
+  private _everShown = false;
 }
 
 export namespace PreviewModel {
