@@ -17,9 +17,10 @@ import { parseExpression } from '../policy/parse';
 import { Policy, PrincipalSelector } from '../policy/types';
 
 const origin = { file: 'catalog.test.ts', line: 1 };
-// Upper case, `_`, `-` and a non-ASCII letter: names whose code-unit order differs from `localeCompare`'s.
-const NAMES = ['sales.orders', 'sales.order_lines', 'sales.refunds', 'Sales.archive', 'hr.people', 'HR.people_2020', 'hr.payroll', 'ops.orders', 'ops.sites', 'ops-eu.sites', 'ops_eu.sites', 'x.y', 'x.y2', 'é.z'];
-const PATTERNS = ['sales.*', 'sales.order*', 'sales.order?lines', 'hr.p?ople', 'HR.*', '*.orders', '*', 'hr.payroll', 'ops*.sites', 'nothing.*', 's*s.*', 'x.y?', '?r.*', 'ops_eu.sites', 'é.*'];
+// Upper case, `_`, `-` and a non-ASCII letter: names whose code-unit order differs from `localeCompare`'s;
+// and a line break, which patterns match too.
+const NAMES = ['sales.orders', 'sales.order_lines', 'sales.refunds', 'Sales.archive', 'hr.people', 'HR.people_2020', 'hr.payroll', 'ops.orders', 'ops.sites', 'ops-eu.sites', 'ops_eu.sites', 'x.y', 'x.y2', 'x.y\nz', 'é.z'];
+const PATTERNS = ['sales.*', 'sales.order*', 'sales.order?lines', 'hr.p?ople', 'HR.*', '*.orders', '*', 'hr.payroll', 'ops*.sites', 'nothing.*', 's*s.*', 'x.y?', 'x.y*', '?r.*', 'ops_eu.sites', 'é.*'];
 const TAGS = ['finance', 'pii', 'ops', 'PII-EU'];
 const GROUPS = ['analysts', 'hr', 'ops'];
 const USERS = ['ann', 'bo', 'cy'];

@@ -288,12 +288,14 @@ export class Catalog {
       const position = this.positionOf.get(pattern);
       return position === undefined ? [] : [position];
     }
-    // Only names starting with the pattern's literal prefix can match it.
+    // Only names starting with the pattern's literal prefix can match it; all of them do if its
+    // only wildcard is a final `*`.
     const prefix = pattern.slice(0, wildcard);
+    const anyRest = wildcard === pattern.length - 1 && pattern.endsWith('*');
     const names = this.sortedNames;
     const found: number[] = [];
     for (let at = lowerBound(names, prefix); at < names.length && names[at].startsWith(prefix); at++) {
-      if (globMatches(pattern, names[at])) found.push(this.sortedPositions[at]);
+      if (anyRest || globMatches(pattern, names[at])) found.push(this.sortedPositions[at]);
     }
     return found;
   }
