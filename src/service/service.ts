@@ -40,9 +40,9 @@ class Snapshot implements Enforcement {
     private readonly authenticator: Authenticator
   ) {}
 
-  /** Builds the catalog (reading the sources' schemas) and checks the policies against it. */
-  static async prepare(config: WardenConfig, engines: EngineRegistry): Promise<Snapshot> {
-    const catalog = await Catalog.build(config.datasets, engines);
+  /** Builds the catalog (reading the sources' schemas; for a reload, `previous` is the running one) and checks the policies against it. */
+  static async prepare(config: WardenConfig, engines: EngineRegistry, previous?: Catalog): Promise<Snapshot> {
+    const catalog = await Catalog.build(config.datasets, engines, previous);
     checkPolicies(
       config.policies,
       config.datasets.map(({ name }) => catalog.get(name)!.facts),
@@ -195,7 +195,7 @@ export class WardenService {
           throw new Error('resources.spill_directory changed: restart the service to move the spill directory');
         }
         engines = this.snapshot.engines.derive(config.settings.connections);
-        const next = await Snapshot.prepare(config, engines);
+        const next = await Snapshot.prepare(config, engines, this.snapshot.catalog);
         if (!stillCurrent()) {
           await engines.retire(this.snapshot.engines);
           this.events.info('config_reload', { outcome: 'stale', reason: 'the files changed while they were loaded: loading again' });
@@ -215,6 +215,9 @@ export class WardenService {
             ...(effects.more ? { more_effects: effects.more } : {}),
             ...(effects.notCompared ? { not_compared: effects.notCompared } : {})
           });
+        }
+        if (next.catalog.unreadable.length) {
+          this.events.error('config_reload_sources_unreadable', { datasets: next.catalog.unreadable, effect: 'described as last read; their reads fail until the source is readable' });
         }
         this.events.info('config_reload', {
           outcome: 'applied',

@@ -1,5 +1,5 @@
 /** Loads and validates a config directory into a WardenConfig. Any problem: ConfigError with file and line. */
-import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseOrderKey } from '../../common/order';
 import { ConnectionContext, ConnectionSettings } from '../engine/engine';
@@ -13,7 +13,7 @@ import { KnownTargets, PROTECTIONS, attributesOf, unknownAttribute, unknownDatas
 import { resourceSettings, thisMachine } from './resources';
 import { CatalogYaml, PoliciesYaml, SettingsYaml, catalogSchema, directorySchema, policiesSchema, settingsSchema } from './schemas';
 import { AuditSettings, Builtins, DatasetConfig, DirectoryEntry, IdentitySettings, ServiceSettings, WardenConfig } from './types';
-import { ConfigError, YamlFile, validate } from './yaml-file';
+import { ConfigError, YamlFile, validate, yamlFilesIn } from './yaml-file';
 
 export { ConfigError };
 
@@ -23,14 +23,6 @@ const CATALOG_SCHEMA = catalogSchema(KINDS);
 
 /** No built-in datasets or policies: the configuration exactly as the files say. */
 export const NO_BUILTINS: Builtins = { datasets: () => [], policies: () => [] };
-
-function yamlFiles(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter(name => /\.ya?ml$/.test(name))
-    .sort()
-    .map(name => join(dir, name));
-}
 
 const DEFAULT_AUDIT_TABLE = 'warden_audit';
 
@@ -172,7 +164,7 @@ function loadDatasets(configDir: string, settings: ServiceSettings, builtins: Da
   const datasets: DatasetConfig[] = [];
   const builtin = new Set(builtins.map(dataset => dataset.name));
   const seen = new Map<string, string>();
-  for (const path of yamlFiles(join(configDir, 'catalog'))) {
+  for (const path of yamlFilesIn(join(configDir, 'catalog'))) {
     const file = YamlFile.read(path);
     validate(file, CATALOG_SCHEMA).datasets.forEach((entry, index) => {
       const at = ['datasets', index];
@@ -245,7 +237,7 @@ function checkAttributesRead(file: YamlFile, at: (string | number)[], policy: st
 function loadPolicies(configDir: string, builtins: Policy[], known: KnownTargets): Policy[] {
   const policies: Policy[] = [];
   const seen = new Map<string, string>();
-  for (const path of yamlFiles(join(configDir, 'policies'))) {
+  for (const path of yamlFilesIn(join(configDir, 'policies'))) {
     const file = YamlFile.read(path);
     validate(file, policiesSchema).policies.forEach((entry, index) => {
       const at = ['policies', index];
