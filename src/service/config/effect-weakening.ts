@@ -63,10 +63,6 @@ function changedPolicies(before: readonly Policy[], after: readonly Policy[]): [
   ];
 }
 
-function describeDenial(decision: Decision): string {
-  return `denied (${decision.denial})`;
-}
-
 function describeFilters(decision: Decision): string {
   return decision.rowFilters.length ? decision.rowFilters.map(filter => `${describeExpression(filter.expr)} (${filter.policy})`).join(' AND ') : 'no row filter';
 }
@@ -80,7 +76,7 @@ function describeColumn(mask: MaskSpec | undefined, cells: Decision['columns'][n
 function loosened(before: Decision, after: Decision): [string | undefined, string, string][] {
   if (!before.allowed) {
     // Access given by a grant is not a protection weakened; access a deny (or a policy that could not be applied) withheld is.
-    return after.allowed && before.denial !== 'no grant matches' ? [[undefined, describeDenial(before), 'allowed']] : [];
+    return after.allowed && before.denial !== 'no grant matches' ? [[undefined, `denied (${before.denial})`, 'allowed']] : [];
   }
   if (!after.allowed) return [];
   const found: [string | undefined, string, string][] = [];

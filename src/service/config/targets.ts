@@ -17,7 +17,8 @@ export interface KnownTargets {
 /** Attributes every principal has (policy/bind.ts). */
 const BUILT_IN_ATTRIBUTES = ['name', 'groups'];
 
-export const PROTECTIONS = new Set(['deny', 'row_filter', 'column_mask', 'cell_mask']);
+/** The effects that withhold something (a grant gives). */
+export const PROTECTIONS: ReadonlySet<string> = new Set(['deny', 'row_filter', 'column_mask', 'cell_mask']);
 
 export const isPattern = (name: string) => /[*?]/.test(name);
 
