@@ -39,9 +39,9 @@ class Snapshot implements Enforcement {
     private readonly authenticator: Authenticator
   ) {}
 
-  /** Builds the catalog (reading the sources' schemas) and checks the policies against it. */
-  static async prepare(config: WardenConfig, engines: EngineRegistry): Promise<Snapshot> {
-    const catalog = await Catalog.build(config.datasets, engines);
+  /** Builds the catalog (reading the sources' schemas; for a reload, `previous` is the running one) and checks the policies against it. */
+  static async prepare(config: WardenConfig, engines: EngineRegistry, previous?: Catalog): Promise<Snapshot> {
+    const catalog = await Catalog.build(config.datasets, engines, previous);
     checkPolicies(
       config.policies,
       config.datasets.map(({ name }) => catalog.get(name)!.facts),
@@ -189,7 +189,7 @@ export class WardenService {
           throw new Error('resources.spill_directory changed: restart the service to move the spill directory');
         }
         engines = this.snapshot.engines.derive(config.settings.connections);
-        const next = await Snapshot.prepare(config, engines);
+        const next = await Snapshot.prepare(config, engines, this.snapshot.catalog);
         if (!stillCurrent()) {
           await engines.retire(this.snapshot.engines);
           this.events.info('config_reload', { outcome: 'stale', reason: 'the files changed while they were loaded: loading again' });
@@ -201,6 +201,9 @@ export class WardenService {
         await previous.engines.retire(engines);
         const weakened = weakenedProtections(previous.config.policies, config.policies);
         if (weakened.length) this.events.error('config_reload_weakens_protections', { weakened });
+        if (next.catalog.unreadable.length) {
+          this.events.error('config_reload_sources_unreadable', { datasets: next.catalog.unreadable, effect: 'described as last read; their reads fail until the source is readable' });
+        }
         this.events.info('config_reload', { outcome: 'applied', datasets: this.catalog.size, policies: config.policies.length });
         await this.access.viewsChanged();
         return 'applied';

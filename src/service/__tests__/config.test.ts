@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, renameSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { AUDIT_BUILTINS } from '../audit/dataset';
@@ -9,7 +9,7 @@ import { WardenService } from '../service';
 import { Policy } from '../policy/types';
 import { weakenedProtections } from '../config/weakening';
 import { parseExpression } from '../policy/parse';
-import { demoLake, quietLogger, tempDir } from './helpers';
+import { api, demoLake, quietLogger, startService, tempDir } from './helpers';
 
 let demo: Awaited<ReturnType<typeof demoLake>>;
 
@@ -214,6 +214,34 @@ test('hot reload applies a good change and keeps the last good config on a bad o
   }
 });
 
+test('a source that cannot be read holds back no reload (an urgent deny applies) but refuses a start and a new dataset', async () => {
+  const lab = tempDir('lab-root').path;
+  const labYaml = (...names: string[]) => 'datasets:\n' + names.map(name => `  - name: ${name}\n    source: { format: parquet, path: ${lab}/lab/copy.parquet }\n`).join('');
+  const config = variant('catalog/lab.yaml', labYaml('lab.copy'));
+  mkdirSync(join(lab, 'lab'), { recursive: true });
+  copyFileSync(join(demo.lakeDir, 'drug_xyz/trial_july2020.parquet'), join(lab, 'lab/copy.parquet'));
+  const settings = join(config, 'warden.yaml');
+  writeFileSync(settings, readFileSync(settings, 'utf8').replace(`data_roots: [${demo.lakeDir}]`, `data_roots: [${demo.lakeDir}, ${lab}]`));
+  const errors: string[] = [];
+  const running = await startService(config, { info: () => undefined, error: message => errors.push(message) });
+  const previewStatus = async (user: string, dataset: string) => (await api(`${running.url}/datasets/${dataset}/preview?limit=3`, user)).status;
+  try {
+    assert.deepEqual([await previewStatus('alice', 'lab.copy'), await previewStatus('alice', 'drug_xyz.trial_july2020')], [404, 200]);
+    truncateSync(join(lab, 'lab/copy.parquet'), 300);
+    writeFileSync(join(config, 'policies/urgent.yaml'), 'policies:\n  - name: urgent-stop\n    effect: deny\n    datasets: { names: [drug_xyz.trial_july2020] }\n    principals: { groups: [analysts] }\n');
+    assert.equal(await running.service.reload(), 'applied');
+    assert.equal(await previewStatus('alice', 'drug_xyz.trial_july2020'), 404, 'the deny applies');
+    const unreadable = errors.map(line => JSON.parse(line)).find(line => line.event === 'config_reload_sources_unreadable');
+    assert.deepEqual(unreadable?.datasets.map((entry: { dataset: string }) => entry.dataset), ['lab.copy']);
+    // A new dataset on an unreadable source is still refused, with file and line.
+    writeFileSync(join(config, 'catalog/lab.yaml'), labYaml('lab.copy', 'lab.other'));
+    assert.equal(await running.service.reload(), 'refused');
+  } finally {
+    await running.close();
+  }
+  await assert.rejects(WardenService.start(config, quietLogger), (error: unknown) => error instanceof ConfigError && /lab\.yaml:2: dataset lab\.copy: cannot read source/.test(error.message));
+});
+
 test('warden-service refuses to start on an invalid config and names file and line', () => {
   const config = variant('policies/bad.yaml', 'policies:\n  - name: p\n    effect: grant\n    datasets: { tags: [x] }\n    principals: { groups: [] }\n');
   mkdirSync(join(config, 'unused'), { recursive: true });
@@ -250,6 +278,12 @@ test('the watcher reloads on its own at every change, also when files are replac
     const deadline = Date.now() + 5000;
     while (!service.catalog.get('more.trial') && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 50));
     assert.ok(service.catalog.get('more.trial'));
+    // An editor's lock file (Emacs: a dangling link `.#name.yaml`) and hidden backups are not
+    // configuration: they neither block the reload nor are read.
+    symlinkSync('root@host.1234:1700000000', join(config, 'policies/.#extra.yaml'));
+    writeFileSync(join(config, 'catalog/.more.yaml.swp.yaml'), 'not: [valid');
+    writeFileSync(join(config, 'policies/extra.yaml'), policies(4));
+    await reloadedTo(4);
   } finally {
     await service.close();
   }

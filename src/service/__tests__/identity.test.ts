@@ -79,6 +79,15 @@ test('principal: subject only by default; groups and attributes from claims only
   assert.throws(() => principalFrom({ sub: 'alice', attributes: { x: { y: 1 } } }, directory, ['attributes']), /attributes\.x must be/);
 });
 
+test('a subject that would be stored as another name (a lone surrogate, NUL or another control character) is refused', () => {
+  // Audit records keep names as text: "mal\ud800lory" would become "mal\ufffdlory" and read
+  // that user's records as its own.
+  for (const sub of ['mal\ud800lory', 'ev\u0000e', 'tab\there', 'bell\u0007', 'c1\u0085x', 'lone\udc00']) {
+    assert.throws(() => principalFrom({ sub }, new Map(), []), (error: unknown) => error instanceof AuthenticationError && /lone surrogate or a control character/.test(error.message), JSON.stringify(sub));
+  }
+  for (const sub of ['mal\ufffdlory', 'zoë', '😀 emoji', 'a.b-c_d@example.com']) assert.equal(principalFrom({ sub }, new Map(), []).user, sub);
+});
+
 test('lifetime: a token valid for longer than the configured maximum is refused, counted from iat or from now', async () => {
   const verifier = new TokenVerifier({ ...hsSettings, maxTokenLifetimeSeconds: 3600 });
   const sign = (build: (jwt: SignJWT) => SignJWT) =>

@@ -47,7 +47,11 @@ export class Catalog {
   private readonly byTag = new Map<string, CatalogDataset[]>();
   private readonly columnKeys = new WeakMap<CatalogDataset, string>();
 
-  private constructor(private readonly datasets: Map<string, CatalogDataset>) {
+  private constructor(
+    private readonly datasets: Map<string, CatalogDataset>,
+    /** Datasets whose source could not be read at this load, described by the last good one. */
+    readonly unreadable: readonly { dataset: string; reason: string }[] = []
+  ) {
     this.sortedNames = [...datasets.keys()].sort();
     for (const dataset of datasets.values()) {
       for (const tag of dataset.facts.tags) {
@@ -58,17 +62,32 @@ export class Catalog {
     }
   }
 
-  /** Reads every source's schema; a declared column the source lacks, or a reserved column name, is a config error. */
-  static async build(configs: DatasetConfig[], engines: Pick<EngineRegistry, 'engineFor'>): Promise<Catalog> {
+  /**
+   * Reads every source's schema; a declared column the source lacks, or a reserved column name,
+   * is a config error. So is a source that cannot be read, but for a reload (`previous`): there a
+   * dataset whose source is unchanged keeps the schema it was last read with (its reads fail,
+   * audited, until the source is readable), so that one broken file cannot hold back a change
+   * elsewhere, such as an urgent deny.
+   */
+  static async build(configs: DatasetConfig[], engines: Pick<EngineRegistry, 'engineFor'>, previous?: Catalog): Promise<Catalog> {
+    const unreadable: { dataset: string; reason: string }[] = [];
     const entries = await Promise.all(
       configs.map(async config => {
+        const cannotRead = (error: unknown) => new ConfigError(config.origin.file, config.origin.line, `dataset ${config.name}: cannot read source: ${(error as Error).message}`);
         let engine: QueryEngine;
         let sourceColumns: SourceColumn[];
         try {
           engine = engines.engineFor(config.source);
+        } catch (error) {
+          throw cannotRead(error);
+        }
+        try {
           sourceColumns = await engine.describe(config.source);
         } catch (error) {
-          throw new ConfigError(config.origin.file, config.origin.line, `dataset ${config.name}: cannot read source: ${(error as Error).message}`);
+          const known = previous?.get(config.name);
+          if (!known || JSON.stringify(known.config.source) !== JSON.stringify(config.source)) throw cannotRead(error);
+          sourceColumns = known.columns.map(({ name, type }) => ({ name, type }));
+          unreadable.push({ dataset: config.name, reason: (error as Error).message });
         }
         const reserved = sourceColumns.find(column => column.name.startsWith(MASK_INDICATOR_PREFIX));
         if (reserved) {
@@ -101,7 +120,7 @@ export class Catalog {
         return [config.name, { config, engine, columns, facts }] as const;
       })
     );
-    return new Catalog(new Map(entries));
+    return new Catalog(new Map(entries), unreadable);
   }
 
   get size(): number {

@@ -1,5 +1,5 @@
 /** Loads and validates a config directory into a WardenConfig. Any problem: ConfigError with file and line. */
-import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseOrderKey } from '../../common/order';
 import { ConnectionContext, ConnectionSettings } from '../engine/engine';
@@ -11,7 +11,7 @@ import { resolveSourcePath } from './paths';
 import { resourceSettings, thisMachine } from './resources';
 import { CatalogYaml, SettingsYaml, catalogSchema, directorySchema, policiesSchema, settingsSchema } from './schemas';
 import { AuditSettings, Builtins, DatasetConfig, DirectoryEntry, IdentitySettings, ServiceSettings, WardenConfig } from './types';
-import { ConfigError, YamlFile, validate } from './yaml-file';
+import { ConfigError, YamlFile, validate, yamlFilesIn } from './yaml-file';
 
 export { ConfigError };
 
@@ -21,14 +21,6 @@ const CATALOG_SCHEMA = catalogSchema(KINDS);
 
 /** No built-in datasets or policies: the configuration exactly as the files say. */
 export const NO_BUILTINS: Builtins = { datasets: () => [], policies: () => [] };
-
-function yamlFiles(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter(name => /\.ya?ml$/.test(name))
-    .sort()
-    .map(name => join(dir, name));
-}
 
 const DEFAULT_AUDIT_TABLE = 'warden_audit';
 
@@ -170,7 +162,7 @@ function loadDatasets(configDir: string, settings: ServiceSettings, builtins: Da
   const datasets: DatasetConfig[] = [];
   const builtin = new Set(builtins.map(dataset => dataset.name));
   const seen = new Map<string, string>();
-  for (const path of yamlFiles(join(configDir, 'catalog'))) {
+  for (const path of yamlFilesIn(join(configDir, 'catalog'))) {
     const file = YamlFile.read(path);
     validate(file, CATALOG_SCHEMA).datasets.forEach((entry, index) => {
       const at = ['datasets', index];
@@ -223,7 +215,7 @@ function parseAt(file: YamlFile, at: (string | number)[], text: string) {
 function loadPolicies(configDir: string, builtins: Policy[]): Policy[] {
   const policies: Policy[] = [];
   const seen = new Map<string, string>();
-  for (const path of yamlFiles(join(configDir, 'policies'))) {
+  for (const path of yamlFilesIn(join(configDir, 'policies'))) {
     const file = YamlFile.read(path);
     validate(file, policiesSchema).policies.forEach((entry, index) => {
       const at = ['policies', index];

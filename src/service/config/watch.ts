@@ -13,15 +13,15 @@
  * config mounts) are always seen whole. A writer that closes a file and writes more into it
  * after the quiet period cannot be told from two deploys: write elsewhere and rename instead.
  */
-import { FSWatcher, Stats, readdirSync, readlinkSync, realpathSync, statSync, watch } from 'node:fs';
+import { FSWatcher, Stats, readlinkSync, realpathSync, statSync, watch } from 'node:fs';
 import { readFile, readdir, readlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ConfigInputs } from './types';
+import { isConfigFileName, yamlFilesIn } from './yaml-file';
 
 /** How long a changed set must stay the same before it is loaded. */
 export const QUIET_MS = 500;
 
-const YAML = /\.ya?ml$/;
 
 /** Kubernetes config mounts: every file is a link through `..data`, which is swapped atomically. */
 const KUBERNETES_DATA = '..data';
@@ -38,17 +38,9 @@ function statOrNull(path: string): Stats | null {
   }
 }
 
-function yamlFilesOf(directory: string): string[] {
-  try {
-    return readdirSync(directory).filter(name => YAML.test(name)).sort().map(name => join(directory, name));
-  } catch {
-    return [];
-  }
-}
-
 /** Every input file's identity and version, and the `..data` link targets: equal text, same set. */
 export function snapshot(inputs: ConfigInputs): string {
-  const files = [...inputs.files, ...inputs.directories.flatMap(yamlFilesOf)];
+  const files = [...inputs.files, ...inputs.directories.flatMap(yamlFilesIn)];
   const links = [...new Set([...inputs.files, ...inputs.directories].map(path => join(dirname(path), KUBERNETES_DATA)))].map(link => {
     try {
       return `${link}->${readlinkSync(link)}`;
@@ -65,7 +57,7 @@ export function snapshot(inputs: ConfigInputs): string {
  */
 export async function filesBeingWritten(inputs: ConfigInputs): Promise<string[]> {
   const wanted = new Map<string, string>();
-  for (const file of [...inputs.files, ...inputs.directories.flatMap(yamlFilesOf)]) {
+  for (const file of [...inputs.files, ...inputs.directories.flatMap(yamlFilesIn)]) {
     try {
       wanted.set(realpathSync(file), file);
     } catch {
@@ -153,7 +145,7 @@ export class ConfigWatcher {
       const name = basename(path);
       add(dirname(path), candidate => candidate === name || candidate === KUBERNETES_DATA);
     }
-    for (const directory of directories) add(directory, name => YAML.test(name));
+    for (const directory of directories) add(directory, isConfigFileName);
     for (const [directory, accepts] of names) {
       try {
         const watcher = watch(directory, (_event, name) => {

@@ -1,7 +1,8 @@
 /** Reads a YAML file and validates it against a JSON Schema, reporting file, line and what is wrong. */
 import type { Static, TSchema } from '@sinclair/typebox';
 import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { Document, LineCounter, isNode, parseDocument } from 'yaml';
 
 export class ConfigError extends Error {
@@ -134,4 +135,24 @@ export function validate<S extends TSchema>(file: YamlFile, schema: S): Static<S
     file.fail(pointer(error.instancePath), describe(error));
   }
   return file.data as Static<S>;
+}
+
+/** Whether a file of a catalog or policies directory is configuration. */
+export function isConfigFileName(name: string): boolean {
+  return /\.ya?ml$/.test(name) && !name.startsWith('.');
+}
+
+/**
+ * The YAML files of a catalog or policies directory, sorted: `*.yaml` and `*.yml`, but not hidden
+ * ones (editors' lock and backup files such as `.#masking.yaml`, which may be dangling links).
+ */
+export function yamlFilesIn(directory: string): string[] {
+  try {
+    return readdirSync(directory)
+      .filter(isConfigFileName)
+      .sort()
+      .map(name => join(directory, name));
+  } catch {
+    return [];
+  }
 }

@@ -152,6 +152,12 @@ export function principalFrom(payload: JWTPayload, directory: ReadonlyMap<string
   if (typeof user !== 'string' || user.length === 0) {
     throw new AuthenticationError('token has no subject (sub)');
   }
+  // A subject is stored, shown and compared as text: one that is not well-formed Unicode (a
+  // lone surrogate) or holds control characters (NUL) would be stored as another name (U+FFFD)
+  // and share that user's audit records.
+  if (/\p{Cs}|\p{Cc}/u.test(user)) {
+    throw new AuthenticationError('token subject (sub) holds a lone surrogate or a control character: a user name must be plain text');
+  }
   const entry = directory.get(user);
   const claimedGroups = trusted.includes('groups') ? stringList(payload.groups, 'groups') : [];
   const claimedAttributes = trusted.includes('attributes') ? attributeMap(payload.attributes) : {};
