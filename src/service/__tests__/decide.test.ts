@@ -84,6 +84,15 @@ test('hide drops the column and its cell masks; exceptions exempt principals', (
   assert.equal(forPat.columns.find(c => c.name === 'ssn')!.cellMasks.length, 1);
 });
 
+test('a pattern matches names with line breaks too: a column named so cannot slip past a mask on `*`', () => {
+  // Source column names are the source's: Parquet allows any text, line breaks included.
+  const sneaky = { ...dataset, columns: [...dataset.columns, { name: 'notes\nssn', tags: [] }] };
+  const policies = [grant, mask('hide-all', { names: ['*'] }, { type: 'hide' }), mask('redact-notes', { names: ['notes?ssn'] }, { type: 'redact' })];
+  const column = decide(alice, sneaky, policies).columns.find(c => c.name === 'notes\nssn')!;
+  assert.equal(column.effect.access, 'hidden');
+  assert.equal(decide(alice, sneaky, [grant, policies[2]]).columns.find(c => c.name === 'notes\nssn')!.effect.access, 'masked');
+});
+
 test('row filters are AND-ed and bound to the principal', () => {
   const filter = (name: string, text: string): Policy => ({ name, effect: 'row_filter', datasets: { tags: ['clinical'] }, principals: { groups: ['analysts'] }, filter: parseExpression(text), origin });
   const decision = decide(alice, dataset, [grant, filter('own-region', 'country = user.region'), filter('no-withdrawn', "adverse_events IS NOT NULL")]);

@@ -54,12 +54,16 @@ export interface Decision {
 
 const globs = new Map<string, RegExp | string>();
 
-/** `*` and `?` wildcards; compiled once per pattern, plain names compared as they are. */
+/**
+ * `*` and `?` wildcards, which match any characters, line breaks too (`s`: a source's column
+ * named with one must not slip past a mask on `*`); compiled once per pattern, plain names
+ * compared as they are.
+ */
 export function globMatches(pattern: string, value: string): boolean {
   let compiled = globs.get(pattern);
   if (compiled === undefined) {
     compiled = /[*?]/.test(pattern)
-      ? new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`)
+      ? new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 's')
       : pattern;
     globs.set(pattern, compiled);
   }
