@@ -19,6 +19,7 @@ import { ResourceSettings } from './config/resources';
 import { ServiceSettings, WardenConfig } from './config/types';
 import { ApplyResult, ConfigWatcher } from './config/watch';
 import { weakenedProtections } from './config/weakening';
+import { DecisionInputs, weakenedEffects } from './config/effect-weakening';
 import { MaskKeys } from './engine/dialect';
 import { DuckDBEngine, DuckDBResources } from './engine/duckdb';
 import { isPostgresConnection } from './engine/postgres';
@@ -48,6 +49,11 @@ class Snapshot implements Enforcement {
       config.directory
     );
     return new Snapshot(config, engines, catalog, new Authenticator(config.settings.identity));
+  }
+
+  /** What decisions are made from: the policies, each dataset's facts, the directory. */
+  get decisionInputs(): DecisionInputs {
+    return { policies: this.config.policies, datasets: this.config.datasets.map(({ name }) => this.catalog.get(name)!.facts), directory: this.config.directory };
   }
 
   get policies(): WardenConfig['policies'] {
@@ -200,11 +206,25 @@ export class WardenService {
         this.snapshot = next;
         await previous.engines.retire(engines);
         const weakened = weakenedProtections(previous.config.policies, config.policies);
-        if (weakened.length) this.events.error('config_reload_weakens_protections', { weakened });
+        // The same loss through the catalog or the directory is found by deciding again (config/effect-weakening.ts).
+        const effects = weakenedEffects(previous.decisionInputs, next.decisionInputs);
+        if (weakened.length || effects.weakened.length) {
+          this.events.error('config_reload_weakens_protections', {
+            weakened,
+            effects: effects.weakened,
+            ...(effects.more ? { more_effects: effects.more } : {}),
+            ...(effects.notCompared ? { not_compared: effects.notCompared } : {})
+          });
+        }
         if (next.catalog.unreadable.length) {
           this.events.error('config_reload_sources_unreadable', { datasets: next.catalog.unreadable, effect: 'described as last read; their reads fail until the source is readable' });
         }
-        this.events.info('config_reload', { outcome: 'applied', datasets: this.catalog.size, policies: config.policies.length });
+        this.events.info('config_reload', {
+          outcome: 'applied',
+          datasets: this.catalog.size,
+          policies: config.policies.length,
+          ...(effects.notCompared ? { effects_not_compared: effects.notCompared } : {})
+        });
         await this.access.viewsChanged();
         return 'applied';
       } catch (error) {

@@ -1,7 +1,8 @@
 /**
  * Attacks through the configuration and the files it names, run by the adversarial suite:
- * served files swapped after load, policy files caught half-written, policies naming columns
- * that do not exist, a watcher that reloads on files that are not configuration.
+ * served files swapped after load, policy files caught half-written, policies naming columns,
+ * datasets or user attributes that do not exist, protections lowered through the catalog or
+ * the directory, a watcher that reloads on files that are not configuration.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +12,8 @@ import { appendFileSync, cpSync, mkdirSync, readFileSync, readdirSync, renameSyn
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { tableFromIPC } from 'apache-arrow';
-import { ConfigError } from '../config/load';
+import { AUDIT_BUILTINS } from '../audit/dataset';
+import { ConfigError, loadConfig } from '../config/load';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { RunningService, api, rows, startService, tempDir, until } from './helpers';
 import { record } from './ledger';
@@ -218,6 +220,70 @@ export function configAttacks(shared: () => SharedService): void {
       assert.equal(leaks + auditLost, 0);
     });
   });
+
+  describe('protections aimed at nothing', () => {
+    test('denies, filters and masks naming a dataset or a user attribute that does not exist (fast-check over effects, typos, patterns, tags)', () => {
+      const { config, remove } = copyConfig(shared());
+      // Attributes only from the directory: the shared service also trusts token claims for them.
+      writeFileSync(join(config, 'warden.yaml'), readFileSync(join(config, 'warden.yaml'), 'utf8').replace('  trusted_claims: [groups, attributes]\n', ''));
+      const catalog = new Set(loadConfig(config, AUDIT_BUILTINS).datasets.map(dataset => dataset.name));
+      const effects: Record<string, string> = {
+        deny: 'effect: deny',
+        'row filter': "effect: row_filter\n    filter: country = 'US'",
+        'column mask': 'effect: column_mask\n    columns: { tags: [pii.direct] }\n    mask: { type: hide }',
+        'cell mask': "effect: cell_mask\n    columns: { names: [adverse_events] }\n    when: arm = 'placebo'\n    mask: { type: redact }"
+      };
+      // A typo: one character of a real name dropped, doubled or changed.
+      const typo = (name: string, at: number, kind: number) => {
+        const i = at % name.length;
+        return [name.slice(0, i) + name.slice(i + 1), name.slice(0, i) + name[i] + name.slice(i), name.slice(0, i) + (name[i] === 'x' ? 'y' : 'x') + name.slice(i + 1)][kind % 3];
+      };
+      let tries = 0;
+      let wrong = 0;
+      try {
+        fc.assert(
+          fc.property(
+            fc.constantFrom(...Object.keys(effects)),
+            fc.constantFrom('dataset typo', 'unknown dataset', 'pattern matching nothing', 'tag matching nothing', 'attribute typo'),
+            fc.constantFrom(...[...catalog].filter(name => name !== 'warden.audit_log')),
+            fc.nat(),
+            fc.nat(),
+            (effect, target, dataset, at, kind) => {
+              tries++;
+              const misspelt = typo(dataset, at, kind);
+              const attribute = typo('region', at, kind);
+              const datasets = { 'dataset typo': `{ names: [${misspelt}] }`, 'unknown dataset': '{ names: [lab.peeple] }', 'pattern matching nothing': '{ names: [lab.*] }', 'tag matching nothing': '{ tags: [lab] }', 'attribute typo': '{ tags: [clinical] }' }[target];
+              const body = target === 'attribute typo' ? `effect: row_filter\n    filter: country = user.${attribute}` : effects[effect];
+              writeFileSync(join(config, 'policies/zz-aim.yaml'), `policies:\n  - name: aimed\n    datasets: ${datasets}\n    principals: { groups: [analysts] }\n    ${body}\n`);
+              const expected =
+                target === 'dataset typo' && !catalog.has(misspelt)
+                  ? new RegExp(`^policy aimed: datasets\\.names: "${misspelt.replace(/\./g, '\\.')}" is not a dataset of the catalog \\(did you mean ${dataset.replace(/\./g, '\\.')}\\?\\)`)
+                  : target === 'unknown dataset'
+                    ? /^policy aimed: datasets\.names: "lab\.peeple" is not a dataset of the catalog: /
+                    : target === 'attribute typo' && attribute !== 'region'
+                      ? new RegExp(`^policy aimed: filter: user\\.${attribute} is an attribute no user in directory\\.yaml has \\(did you mean user\\.region\\?\\)`)
+                      : undefined;
+              let problem: string | undefined;
+              try {
+                loadConfig(config, AUDIT_BUILTINS);
+              } catch (error) {
+                if (!(error instanceof ConfigError && /zz-aim\.yaml$/.test(error.file) && error.line === (target === 'attribute typo' ? 6 : 3))) wrong++;
+                assert.ok(error instanceof ConfigError, String(error));
+                problem = error.problem;
+              }
+              const right = expected ? problem !== undefined && expected.test(problem) : problem === undefined;
+              if (!right) wrong++;
+              assert.ok(right, `${effect} on ${target} (${misspelt}, user.${attribute}): ${problem ?? 'accepted'}`);
+            }
+          ),
+          { numRuns: 200 }
+        );
+      } finally {
+        remove();
+        record({ category: 'config', attack: 'denies, filters and masks aimed at a misspelt or unknown dataset or user attribute; patterns and tags matching nothing (fast-check)', tries, leaks: wrong, auditLost: 0, note: 'exact dataset names and user attributes that do not exist refused at load with file, line and the closest name; patterns and tags matching nothing accepted (datasets to come)' });
+      }
+    });
+  });
 }
 
 /** A copy of the shared demo configuration in a fresh directory, with its own audit file. */
@@ -358,6 +424,76 @@ export function deployAttacks(shared: () => SharedService): void {
         record({ category: 'faults', attack: 'policy deploys: Kubernetes ..data swap, rename over a file', tries, leaks: failures, auditLost: 0, note: 'each applied in one reload; removed or changed protections logged as one JSON line (config_reload_weakens_protections)' });
       }
       assert.equal(failures, 0);
+    });
+
+    test('weakenings through the catalog and the directory are logged loudly, for every column a user now gets more openly', async () => {
+      const { config, remove } = copyConfig(shared());
+      const lines: string[] = [];
+      const running = await startService(config, { info: message => lines.push(message), error: message => lines.push(message) });
+      const users = ['alice', 'pat', 'carlos', 'cora'];
+      const datasets = [TRIAL, 'drug_xyz.trial_march2021', 'drug_abc.trial_jan2022', 'commercial.production_batches'];
+      /** How open each column is to each user, by the API's own account (hidden 2, masked 1, clear 0; a cell mask adds a half), by "user dataset column". */
+      const views = async () => {
+        const seen = new Map<string, number>();
+        const closedness = { hidden: 2, masked: 1, clear: 0 };
+        for (const user of users) {
+          for (const dataset of datasets) {
+            const response = await api(`${running.url}/datasets/${dataset}`, user);
+            if (response.status !== 200) {
+              await response.arrayBuffer();
+              continue;
+            }
+            const detail = (await response.json()) as { columns: { name: string; effect: { access: keyof typeof closedness; cellMasks: unknown[] } }[] };
+            for (const column of detail.columns) seen.set(`${user} ${dataset} ${column.name}`, closedness[column.effect.access] + (column.effect.cellMasks.length ? 0.5 : 0));
+          }
+        }
+        return seen;
+      };
+      const catalogFile = join(config, 'catalog/clinical.yaml');
+      const directoryFile = join(config, 'directory.yaml');
+      const catalogText = readFileSync(catalogFile, 'utf8');
+      const directoryText = readFileSync(directoryFile, 'utf8');
+      // Each tag taken off the trial columns, and users moved into the groups masks exempt or out of the groups they mask.
+      // The last flag: whether putting it back only tightens (else it changes a row filter, reported as a change to check).
+      const mutations: [string, string, string, boolean][] = [
+        ...['pii.id', 'pii.direct', 'pii.ssn', 'pii.quasi', 'pii.email'].map(
+          tag => [`tag ${tag} removed`, catalogFile, catalogText.replace(new RegExp(`(tags: \\[[^\\]]*)\\b${tag.replace('.', '\\.')}(, )?`, 'g'), '$1').replace(/, \]/g, ']'), true] as [string, string, string, boolean]
+        ),
+        ['alice into privacy-officers', directoryFile, directoryText.replace('groups: [analysts]', 'groups: [analysts, privacy-officers]'), true],
+        ['carlos out of contractors', directoryFile, directoryText.replace('groups: [contractors]', 'groups: [analysts]'), false],
+        ['alice given a new region', directoryFile, directoryText.replace('attributes: { region: US, clearance: standard }', 'attributes: { region: DE, clearance: standard }'), false]
+      ];
+      let tries = 0;
+      let unlogged = 0;
+      try {
+        const original = await views();
+        for (const [what, file, text, putBackTightens] of mutations) {
+          tries++;
+          const loudBefore = events(lines, 'config_reload_weakens_protections').length;
+          writeFileSync(file, text);
+          assert.equal(await running.service.reload(), 'applied', what);
+          const changed = await views();
+          const logged = events(lines, 'config_reload_weakens_protections').slice(loudBefore).flatMap(line => line.effects as { user: string; dataset: string; column?: string }[]);
+          const loggedKeys = new Set(logged.map(effect => `${effect.user} ${effect.dataset} ${effect.column}`));
+          const released = [...changed].filter(([key, now]) => original.has(key) && now < original.get(key)!).map(([key]) => key);
+          const missing = released.filter(key => !loggedKeys.has(key));
+          unlogged += missing.length;
+          assert.deepEqual(missing, [], `${what}: released but not logged`);
+          assert.ok(released.length > 0 || what.includes('region'), `${what} released nothing: the attack is void`);
+          const loudAfter = events(lines, 'config_reload_weakens_protections').length;
+          writeFileSync(file, file === catalogFile ? catalogText : directoryText);
+          assert.equal(await running.service.reload(), 'applied');
+          if (putBackTightens && events(lines, 'config_reload_weakens_protections').length !== loudAfter) unlogged++;
+          assert.ok(!putBackTightens || events(lines, 'config_reload_weakens_protections').length === loudAfter, `putting back ${what} was reported: ${lines.slice(-2).join('\n')}`);
+        }
+        // A new region changes alice's row filter: reported as a change to check.
+        assert.ok(events(lines, 'config_reload_weakens_protections').some(line => JSON.stringify(line.effects).includes("country = 'DE'")));
+      } finally {
+        await running.close();
+        remove();
+        record({ category: 'faults', attack: 'protections lowered through catalog tags and directory groups and attributes (no policy changed)', tries, leaks: unlogged, auditLost: 0, note: 'every column a user then got more openly (hidden to masked or clear, masked to clear, a cell mask gone) logged in config_reload_weakens_protections (effects: user, dataset, column, before, after, file kinds changed); putting back a removed tag or exemption logs nothing' });
+      }
+      assert.equal(unlogged, 0);
     });
 
     test('an audit log and a service log inside the config directory do not make it reload', async () => {

@@ -150,7 +150,7 @@ export function memoryAttacks(): void {
         await until(() => audit().filter(r => r.event === 'complete' && sorts.some(sort => sort.status === 200 && sort.requestId === r.request_id)).length === sorts.filter(sort => sort.status === 200).length, 'the sorts\' complete records');
         const records = audit();
         const completed = sorts.filter(sort => sort.status === 200 && records.some(r => r.request_id === sort.requestId && r.event === 'complete' && r.outcome === 'completed')).length;
-        const refusedRecords = records.filter(r => r.event === 'access' && r.outcome === 'refused' && /heavy: ORDER_BY/.test(String(r.reason))).length;
+        const refusedRecords = records.filter(r => r.event === 'access' && r.outcome === 'refused' && /a large sort\/aggregate is running/.test(String(r.reason)) && /heavy in the engine's plan: ORDER_BY/.test(String(r.actual_reason))).length;
         const refused = sorts.filter(sort => sort.status === 503).length;
         lost = Math.max(0, sorts.length - refused - completed) + Math.max(0, refused - refusedRecords);
         if (completed !== sorts.length - refused) problems.push(`${completed} complete records for ${sorts.length - refused} sorts answered`);

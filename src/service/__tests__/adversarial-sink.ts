@@ -103,7 +103,7 @@ export function sinkFaultAttacks(): void {
     test('streams that end while the audit disk is full: their complete records are written once it has room; /health is 503 meanwhile', async () => {
       service = await spawnService(lake.configDir);
       const ready = await health(service.url);
-      const { notebooks, done } = await streams(service.url, 'full', 6, 3, accessed);
+      const { notebooks, done } = await streams(service.url, 'full', 6, 6, accessed);
       const filler = fill(join(lake.out, 'audit'));
       let whileFull = 0;
       let pending = 0;
@@ -111,18 +111,20 @@ export function sinkFaultAttacks(): void {
       const previews: { notebook: string; status: number }[] = [];
       try {
         unhealthy = await healthBecomes(service.url, 503, 'while the audit disk is full');
-        await done;
-        // Each stream ended while the disk was full: its end is on disk only if it fit in the
-        // file's last page (a full file system still lets a file fill its last page), otherwise kept pending.
-        whileFull = notebooks.filter(notebook => recordsOf(notebook).some(r => r.event === 'complete')).length;
-        pending = lines(service, 'audit_complete_pending').length;
-        // Previews until the last page is full too: from then on refused, never answered unrecorded.
+        // A full file system still lets the audit file fill its last page: previews until that
+        // is full too (from then on refused, never answered unrecorded), while the streams
+        // pause, so that their ends find no room at all.
         while (previews.length < 100 && previews.at(-1)?.status !== 503) {
           const notebook = `full-preview-${previews.length}`;
           const response = await api(`${service.url}/datasets/${TRIAL}/preview?limit=5`, 'pat', { headers: { 'x-warden-notebook': notebook } });
           await response.arrayBuffer();
           previews.push({ notebook, status: response.status });
         }
+        await done;
+        // Each stream ended while the disk was full: its end is kept pending (on disk only if
+        // one fit in the last page before the previews filled it).
+        whileFull = notebooks.filter(notebook => recordsOf(notebook).some(r => r.event === 'complete')).length;
+        pending = lines(service, 'audit_complete_pending').length;
       } finally {
         rmSync(filler);
       }
@@ -142,9 +144,8 @@ export function sinkFaultAttacks(): void {
         leaks: 0,
         auditLost: lost,
         note:
-          `${whileFull} of the scans' complete records fit in the file's last page, ${pending} kept pending; all ${notebooks.length} on disk once it had room, ` +
-          `each completed with its ${ROWS.toLocaleString('en')} rows; /health ${unhealthy.status} (audit ${String(unhealthy.body.audit)}) while full; ` +
-          `then ${answered.length} previews answered (their records in the last page) before one got ${previews.at(-1)?.status}; /health ${healthy.status} after`
+          `${answered.length} previews answered (their records in the file's last page) before one got ${previews.at(-1)?.status}; ${whileFull} of the scans' complete records on disk while full, ${pending} kept pending; all ${notebooks.length} on disk once it had room, ` +
+          `each completed with its ${ROWS.toLocaleString('en')} rows; /health ${unhealthy.status} (audit ${String(unhealthy.body.audit)}) while full, ${healthy.status} after`
       });
       assert.deepEqual([ready.status, ready.body.status], [200, 'ok']);
       assert.ok(pending > 0, 'no complete record was kept pending: the disk was not full');

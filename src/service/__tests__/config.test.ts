@@ -8,6 +8,8 @@ import { ConfigError, loadConfig } from '../config/load';
 import { WardenService } from '../service';
 import { Policy } from '../policy/types';
 import { weakenedProtections } from '../config/weakening';
+import { MAX_COMPARED_PAIRS, weakenedEffects } from '../config/effect-weakening';
+import { DirectoryEntry } from '../config/types';
 import { parseExpression } from '../policy/parse';
 import { api, demoLake, quietLogger, startService, tempDir } from './helpers';
 
@@ -57,7 +59,43 @@ const BAD_POLICIES: [string, string, number, RegExp][] = [
   ['duplicate names', 'policies:\n  - name: p\n    effect: grant\n    datasets: { tags: [x] }\n    principals: { everyone: true }\n  - name: p\n    effect: grant\n    datasets: { tags: [x] }\n    principals: { everyone: true }\n', 6, /policy p is already defined/],
   ['YAML syntax', 'policies:\n  - name: p\n   effect: grant\n', 3, /invalid YAML/],
   ['a key its effect does not take', 'policies:\n  - name: p\n    effect: grant\n    datasets: { tags: [x] }\n    principals: { everyone: true }\n    filter: a = 1\n', 2, /policies\.0: effect grant takes none of filter, when, columns, mask$/],
-  ['typo in a key', 'policies:\n  - name: p\n    effect: grant\n    datasets: { tags: [x] }\n    principal: { everyone: true }\n', 2, /missing "principals"|unknown key "principal"/]
+  ['typo in a key', 'policies:\n  - name: p\n    effect: grant\n    datasets: { tags: [x] }\n    principal: { everyone: true }\n', 2, /missing "principals"|unknown key "principal"/],
+  [
+    'a deny on a dataset the catalog does not have',
+    'policies:\n  - name: p\n    effect: deny\n    datasets:\n      names: [drug_xyz.*, drug_xyz.trial_jully2020]\n    principals: { everyone: true }\n',
+    5,
+    /^policy p: datasets\.names: "drug_xyz\.trial_jully2020" is not a dataset of the catalog \(did you mean drug_xyz\.trial_july2020\?\): a protection aimed at it protects nothing/
+  ],
+  [
+    'a column mask on a dataset the catalog does not have, nothing close',
+    'policies:\n  - name: p\n    effect: column_mask\n    datasets: { names: [lab.peeple] }\n    principals: { everyone: true }\n    columns: { names: [ssn] }\n    mask: { type: hide }\n',
+    4,
+    /^policy p: datasets\.names: "lab\.peeple" is not a dataset of the catalog: a protection/
+  ],
+  [
+    'a row filter reading a user attribute no user has',
+    'policies:\n  - name: p\n    effect: row_filter\n    datasets: { tags: [clinical] }\n    principals: { everyone: true }\n    filter: country = user.regoin\n',
+    6,
+    /^policy p: filter: user\.regoin is an attribute no user in directory\.yaml has \(did you mean user\.region\?\): it would be NULL for every user \(a filter then withholds every row/
+  ],
+  [
+    'a cell-mask condition reading a user attribute no user has',
+    "policies:\n  - name: p\n    effect: cell_mask\n    datasets: { tags: [clinical] }\n    principals: { everyone: true }\n    columns: { names: [adverse_events] }\n    when: user.clearence <> 'high'\n    mask: { type: redact }\n",
+    7,
+    /^policy p: when: user\.clearence is an attribute no user in directory\.yaml has \(did you mean user\.clearance\?\)/
+  ],
+  [
+    'a cell mask on a dataset the catalog does not have',
+    "policies:\n  - name: p\n    effect: cell_mask\n    datasets: { names: [commercial.production_batchs] }\n    principals: { everyone: true }\n    columns: { names: [plant] }\n    when: \"plant = 'Basel'\"\n    mask: { type: redact }\n",
+    4,
+    /\(did you mean commercial\.production_batches\?\)/
+  ],
+  [
+    'a mask for principals selected by an attribute no user has',
+    'policies:\n  - name: p\n    effect: column_mask\n    datasets: { tags: [clinical] }\n    principals:\n      attributes: { clearence: standard }\n    columns: { names: [ssn] }\n    mask: { type: hide }\n',
+    6,
+    /^policy p: principals: user\.clearence is an attribute no user in directory\.yaml has \(did you mean user\.clearance\?\): the policy would apply to no one$/
+  ]
 ];
 
 for (const [what, text, line, message] of BAD_POLICIES) {
@@ -77,6 +115,20 @@ function withSettings(extra: string, file = '', text = ''): string {
 }
 
 const CONNECTION = 'connections:\n  clinical_pg: { host: db.example.com, database: clinical, user: warden, password_env: WARDEN_TEST_PG_PASSWORD }\n';
+
+test('patterns and tags that match no dataset, grants naming one that does not exist, and attributes from trusted token claims are accepted', () => {
+  const policies =
+    'policies:\n' +
+    '  - { name: future-deny, effect: deny, datasets: { names: [lab.*], tags: [lab] }, principals: { everyone: true } }\n' +
+    '  - { name: future-grant, effect: grant, datasets: { names: [lab.people] }, principals: { everyone: true } }\n' +
+    "  - { name: by-site, effect: row_filter, datasets: { tags: [clinical] }, principals: { everyone: true }, filter: 'site = user.site OR country = user.region OR user.name IN user.groups' }\n";
+  const untrusted = loadError(variant('policies/extra.yaml', policies));
+  assert.match(untrusted.problem, /^policy by-site: filter: user\.site is an attribute no user in directory\.yaml has/);
+  const config = withSettings('', 'policies/extra.yaml', policies);
+  writeFileSync(join(config, 'warden.yaml'), readFileSync(join(config, 'warden.yaml'), 'utf8').replace('identity:\n', 'identity:\n  trusted_claims: [attributes]\n'));
+  const loaded = loadConfig(config, AUDIT_BUILTINS);
+  assert.deepEqual(loaded.policies.filter(policy => policy.name.startsWith('future') || policy.name === 'by-site').map(policy => policy.name), ['future-deny', 'future-grant', 'by-site']);
+});
 
 test('PostgreSQL connections and sources: defaults filled in, the password from the environment', () => {
   process.env.WARDEN_TEST_PG_PASSWORD = 's3cret';
@@ -342,6 +394,79 @@ test('a reload that removes or may weaken a deny, filter or mask is reported; on
       ['names', 'policies/p.yaml', 2, ['removed']]
     ]
   );
+});
+
+test('a reload that weakens protections through the catalog or the directory is reported per user, dataset and column', async () => {
+  const config = variant('policies/extra.yaml', 'policies: []\n');
+  const errors: string[] = [];
+  const service = await WardenService.start(config, { info: () => undefined, error: message => errors.push(message) });
+  const loud = () => errors.map(line => JSON.parse(line)).filter(line => line.event === 'config_reload_weakens_protections');
+  const edit = async (file: string, from: string, to: string) => {
+    const path = join(config, file);
+    const text = readFileSync(path, 'utf8');
+    assert.ok(text.includes(from), `${file} has ${from}`);
+    writeFileSync(path, text.replace(from, to));
+    assert.equal(await service.reload(), 'applied');
+  };
+  try {
+    // A tag taken off a column: the ssn mask no longer reaches it, for every user it masked.
+    await edit('catalog/clinical.yaml', 'tags: [pii.direct, pii.ssn]', 'tags: [pii.direct]');
+    assert.equal(loud().length, 1);
+    assert.deepEqual(loud()[0].weakened, []);
+    // The three trials share their columns (a YAML anchor).
+    assert.deepEqual(
+      loud()[0].effects,
+      ['drug_xyz.trial_july2020', 'drug_xyz.trial_march2021', 'drug_abc.trial_jan2022'].map(dataset => ({ user: 'alice', dataset, column: 'ssn', before: 'last 4 characters shown', after: 'clear', changed: ['catalog'] }))
+    );
+    // A user put in the exempt group: every mask exempting it is gone for her (her row filter and cell mask stay).
+    await edit('directory.yaml', 'groups: [analysts]', 'groups: [analysts, privacy-officers]');
+    assert.equal(loud().length, 2);
+    const effects = loud()[1].effects as { user: string; dataset: string; column?: string; before: string; after: string; changed: string[] }[];
+    assert.ok(effects.every(effect => effect.user === 'alice' && effect.after === 'clear' && JSON.stringify(effect.changed) === '["directory"]'), JSON.stringify(effects));
+    assert.deepEqual(
+      effects.filter(effect => effect.dataset === 'drug_xyz.trial_july2020').map(effect => [effect.column, effect.before]),
+      [
+        ['name', "redacted as '[redacted]'"],
+        ['date_of_birth', 'year only'],
+        ['email', 'email domain only']
+      ]
+    );
+    // Taking her out again only tightens: nothing more is reported.
+    await edit('directory.yaml', 'groups: [analysts, privacy-officers]', 'groups: [analysts]');
+    assert.equal(loud().length, 2);
+  } finally {
+    await service.close();
+  }
+});
+
+test('the effect check decides again only the users and datasets whose inputs changed, and at most a bounded number of them', () => {
+  const origin = { file: 'policies/p.yaml', line: 2 };
+  const datasets = Array.from({ length: 30_000 }, (_, i) => ({ name: `lake.t${i}`, tags: ['lake'], columns: [{ name: 'ssn', tags: ['pii'] }, { name: 'site', tags: [] }] }));
+  const grant: Policy = { name: 'readers', effect: 'grant', datasets: { tags: ['lake'] }, principals: { everyone: true }, origin };
+  const mask: Policy = { name: 'ssn-hidden', effect: 'column_mask', datasets: { tags: ['lake'] }, principals: { groups: ['analysts'] }, columns: { tags: ['pii'] }, mask: { type: 'hide' }, origin };
+  const directory = new Map<string, DirectoryEntry>([
+    ['ann', { groups: ['analysts'], attributes: { region: 'US' } }],
+    ['bob', { groups: ['analysts'], attributes: { region: 'EU' } }],
+    ['eve', { groups: [], attributes: { desk: '4' } }]
+  ]);
+  const inputs = { policies: [grant, mask], datasets, directory };
+  // One dataset's column lost its tag: 3 users on 1 dataset decided again, 2 of them lose the mask.
+  const untagged = { ...inputs, datasets: datasets.map((facts, i) => (i === 7 ? { ...facts, columns: [{ name: 'ssn', tags: [] }, facts.columns[1]] } : facts)) };
+  const oneDataset = weakenedEffects(inputs, untagged);
+  assert.deepEqual([oneDataset.compared, oneDataset.notCompared], [3, 0]);
+  assert.deepEqual(oneDataset.weakened.map(effect => [effect.user, effect.dataset, effect.column, effect.before, effect.after, effect.changed]), [
+    ['ann', 'lake.t7', 'ssn', 'hidden', 'clear', ['catalog']],
+    ['bob', 'lake.t7', 'ssn', 'hidden', 'clear', ['catalog']]
+  ]);
+  // A user whose change no policy reads is not decided again at all.
+  const eveMoved = weakenedEffects(inputs, { ...inputs, directory: new Map<string, DirectoryEntry>([...directory, ['eve', { groups: [], attributes: { desk: '5' } }]]) });
+  assert.deepEqual([eveMoved.compared, eveMoved.weakened], [0, []]);
+  // The mask removed on 30,000 datasets for 2 users: the work stops at the bound, and says how much is left.
+  const removed = weakenedEffects(inputs, { ...inputs, policies: [grant] });
+  assert.equal(removed.compared, MAX_COMPARED_PAIRS);
+  assert.equal(removed.notCompared, 60_000 - MAX_COMPARED_PAIRS);
+  assert.equal(removed.weakened.length + removed.more, MAX_COMPARED_PAIRS);
+  assert.deepEqual(removed.weakened[0], { user: 'ann', dataset: 'lake.t0', column: 'ssn', before: 'hidden', after: 'clear', changed: ['policies'] });
 });
 
 test('a row filter on a column that some selected dataset lacks stops the start with file, line and the datasets', async () => {

@@ -6,12 +6,16 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { statSync, statfsSync, truncateSync } from 'node:fs';
+import { join } from 'node:path';
+import { tableFromIPC } from 'apache-arrow';
 import { EventLog } from '../access/log';
 import { AuditSink } from '../audit/log';
 import { QueryEngine } from '../engine/engine';
 import { EngineRegistry } from '../engine/registry';
 import { HealthCheck } from '../health';
-import { RunningService, demoLake, startService } from './helpers';
+import { fill, mountTmpfs } from './adversarial-sink';
+import { RunningService, api, demoLake, rows, startService } from './helpers';
 
 /** A part that is ready or not as the test says, counting its probes; `hang`: it never answers. */
 class Part {
@@ -116,5 +120,57 @@ describe('GET /health of a running service', () => {
     assert.equal(response.status, 200);
     assert.equal(response.headers.get('cache-control'), 'no-store');
     assert.deepEqual(await response.json(), { status: 'ok', version: '0.1.0', audit: 'ok', engines: 'ok' });
+  });
+
+  test('HEAD answers as GET does, without a body (load balancers probe so)', async () => {
+    const got = await fetch(`${running.url}/health`);
+    const text = await got.text();
+    const head = await fetch(`${running.url}/health`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.deepEqual(
+      ['content-type', 'cache-control', 'content-length'].map(name => head.headers.get(name)),
+      ['application/json; charset=utf-8', 'no-store', String(Buffer.byteLength(text))]
+    );
+    assert.equal(await head.text(), '');
+    assert.equal(text, JSON.stringify({ status: 'ok', version: '0.1.0', audit: 'ok', engines: 'ok' }));
+  });
+});
+
+describe('health and requests agree on the audit file system\'s free space (a 4 MB tmpfs, as root)', () => {
+  let demo: Awaited<ReturnType<typeof demoLake>>;
+  let running: RunningService;
+  let unmount: () => void;
+  let filler: string;
+
+  before(async () => {
+    demo = await demoLake();
+    // The demo's audit log is written in <out>/audit: a small file system of its own.
+    unmount = mountTmpfs(join(demo.out, 'audit'), '4M');
+    running = await startService(demo.configDir);
+    filler = fill(join(demo.out, 'audit'));
+  });
+
+  after(async () => {
+    await running.close();
+    unmount();
+    demo.remove();
+  });
+
+  /** Leaves `free` bytes free on the audit file system (more than now), then asks /health (GET and HEAD) and alice's preview. */
+  async function withFree(free: number) {
+    // Only ever shrunk: a file grown by truncate is sparse and takes no room.
+    const { bavail, bsize } = statfsSync(join(demo.out, 'audit'));
+    truncateSync(filler, statSync(filler).size - (free - bavail * bsize));
+    await new Promise(resolve => setTimeout(resolve, 1100)); // the health check's answer lives 1 s
+    const health = await fetch(`${running.url}/health`);
+    const head = await fetch(`${running.url}/health`, { method: 'HEAD' });
+    const preview = await api(`${running.url}/datasets/drug_xyz.trial_july2020/preview?limit=5`, 'alice');
+    const answer = preview.status === 200 ? rows(tableFromIPC(new Uint8Array(await preview.arrayBuffer()))).map(row => row.country) : ((await preview.json()) as { error: { code: string } }).error.code;
+    return { health: [health.status, ((await health.json()) as { audit: string }).audit], head: head.status, preview: [preview.status, answer] };
+  }
+
+  test('600 KiB free: /health 503 and requests 503 audit_unavailable; 2 MiB free: both serve', async () => {
+    assert.deepEqual(await withFree(600 * 1024), { health: [503, 'unavailable'], head: 503, preview: [503, 'audit_unavailable'] });
+    assert.deepEqual(await withFree(2 * 1024 * 1024), { health: [200, 'ok'], head: 200, preview: [200, ['US', 'US', 'US', 'US', 'US']] });
   });
 });

@@ -117,6 +117,12 @@ describe('heavy queries, from DuckDB\'s own plan', () => {
     ['a projection with a filter', 'SELECT a, s FROM read_parquet($1) WHERE s LIKE \'x1%\'', undefined, []],
     ['a sort', 'SELECT * FROM read_parquet($1) ORDER BY s', undefined, ['ORDER_BY']],
     ['a small top-N', 'SELECT * FROM read_parquet($1) ORDER BY s LIMIT 100', 100, []],
+    // DuckDB fetches the rows of a top-N of at most 50 by row number: a TOP_N, a SEMI join, an ORDER_BY of those rows.
+    ['a top-5', 'SELECT * FROM read_parquet($1) ORDER BY s LIMIT 5', 5, []],
+    ['a top-10 of masked cells with their indicator, filtered', 'SELECT * FROM (SELECT a, CASE WHEN (b = 3) IS DISTINCT FROM FALSE THEN NULL ELSE s END AS s, (b = 3) IS DISTINCT FROM FALSE AS ind FROM read_parquet($1) WHERE b <> 1) AS governed WHERE a > 5 ORDER BY s DESC NULLS LAST, a LIMIT 10', 10, []],
+    ['a top-50 of a hashed column', 'SELECT s FROM (SELECT a, md5(s) AS s FROM read_parquet($1)) AS governed ORDER BY s LIMIT 50', 50, []],
+    ['a join whose build side is a small top-N', 'SELECT * FROM read_parquet($1) x JOIN (SELECT * FROM read_parquet($1) ORDER BY s LIMIT 10) y USING (a)', undefined, []],
+    ['a join with a filtered build side', 'SELECT * FROM read_parquet($1) x SEMI JOIN (SELECT a FROM read_parquet($1) WHERE b = 2) y USING (a)', undefined, ['HASH_JOIN']],
     ['a top-N of ten million rows', 'SELECT * FROM read_parquet($1) ORDER BY s LIMIT 10000000', 10_000_000, ['ORDER_BY']],
     ['an aggregate', 'SELECT s, count(*) AS n FROM read_parquet($1) GROUP BY s', undefined, ['HASH_GROUP_BY']],
     ['a distinct', 'SELECT DISTINCT s FROM read_parquet($1)', undefined, ['HASH_GROUP_BY']],
@@ -242,7 +248,7 @@ describe('admission against a running service', () => {
     assert.equal(refused.headers.get('retry-after'), '2');
     const body = (await refused.json()) as { error: { code: string; message: string } };
     assert.equal(body.error.code, 'overloaded');
-    assert.match(body.error.message, /1 heavy query is running.*waited 2 s/);
+    assert.equal(body.error.message, 'the service is busy: a large sort/aggregate is running; waited 2 s, retry in 2 s');
 
     // Light reads are not held back by the heavy one.
     const preview = await api(`${url}/datasets/${TRIAL}/preview?limit=5`, 'alice');
@@ -266,13 +272,56 @@ describe('admission against a running service', () => {
     await until(() => process.memoryUsage().arrayBuffers < 16 * MIB, `the cut stream's batches to be collected (${process.memoryUsage().arrayBuffers} bytes left)`, 5000);
     const refusal = records.find(record => record.user_name === 'alice' && record.outcome === 'refused')!;
     assert.equal(refusal.event, 'access');
-    assert.match(String(refusal.reason), /heavy: ORDER_BY/);
+    assert.equal(refusal.reason, body.error.message);
+    assert.match(String(refusal.actual_reason), /^heavy in the engine's plan: ORDER_BY/);
 
     // With the slot free again, a sort runs: rows in order.
     const sorted = await api(`${url}/datasets/${TRIAL}/scan`, 'alice', { method: 'POST', body: JSON.stringify({ orderBy: ['participant_id'], columns: ['participant_id'], limit: 50_000 }) });
     const ids = rows(tableFromIPC(new Uint8Array(await sorted.arrayBuffer()))).map(row => String(row.participant_id));
     assert.equal(ids.length, 50_000);
     assert.deepEqual(ids, [...ids].sort());
+  });
+
+  test('sorted previews and scans of at most 5,000 rows (DuckDB\'s top-N) are light for every policy shape: answered at once while a sort holds the heavy slot, with the first rows of the sorted view', async () => {
+    // Each user's whole view, unsorted (a light read), to know what the first sorted rows are.
+    const views: Record<string, Row[]> = {};
+    for (const user of ['alice', 'carlos']) {
+      const all = await api(`${url}/datasets/${TRIAL}/scan`, user, { method: 'POST', body: JSON.stringify({ columns: ['participant_id', 'site'] }) });
+      views[user] = rows(tableFromIPC(new Uint8Array(await all.arrayBuffer())));
+    }
+    const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+    const sortedValues = (user: string, column: string) => views[user].map(row => String(row[column])).sort(byText);
+
+    const sorting = await stalledRequest(url, `/datasets/${TRIAL}/scan`, 'pat', { orderBy: ['ssn'] });
+    assert.match(sorting.head, /^HTTP\/1\.1 200/);
+    // The sort's client takes a little every second: never cut as stalled, it holds the heavy slot throughout.
+    const trickle = setInterval(() => {
+      sorting.socket.resume();
+      setTimeout(() => sorting.socket.pause(), 10);
+    }, 1000);
+    const reads: [string, string, () => Promise<Response>, string, number][] = [];
+    for (const user of ['alice', 'carlos']) {
+      for (const [limit, key] of [[5, 'site'], [10, 'site'], [50, 'participant_id'], [51, 'site'], [100, 'site'], [5000, 'participant_id']] as const) {
+        reads.push([user, `preview limit=${limit} orderBy=${key}`, () => api(`${url}/datasets/${TRIAL}/preview?limit=${Math.min(limit, 1000)}&orderBy=${key}`, user), key, Math.min(limit, 1000)]);
+        reads.push([user, `scan limit ${limit} orderBy ${key}`, () => api(`${url}/datasets/${TRIAL}/scan`, user, { method: 'POST', body: JSON.stringify({ limit, orderBy: [key] }) }), key, limit]);
+      }
+    }
+    for (const [user, what, read, key, limit] of reads) {
+      const response = await read();
+      assert.equal(response.status, 200, `${user} ${what}: ${response.status} ${response.status === 200 ? '' : await response.text()}`);
+      const got = rows(tableFromIPC(new Uint8Array(await response.arrayBuffer())));
+      const expected = sortedValues(user, key).slice(0, limit);
+      assert.deepEqual(got.map(row => String(row[key])), expected, `${user} ${what}: the first rows of the sorted view`);
+      if (user === 'alice') assert.deepEqual([...new Set(got.map(row => row.country))], ['US'], `${user} ${what}: within the row filter`);
+      else assert.ok(!('ssn' in got[0]) && !('name' in got[0]), `${user} ${what}: hidden columns stay hidden`);
+    }
+    // The sort held its slot all along: a heavy read among these would have waited, then got 503.
+    const sortId = /x-warden-request-id: (\S+)/i.exec(sorting.head)![1];
+    assert.ok(!audit().some(record => record.request_id === sortId && record.event === 'complete'), 'the sort was still running');
+    clearInterval(trickle);
+    sorting.socket.destroy();
+    await sorting.closed;
+    await until(() => running.service.access.admission.heldBytes === 0, 'the sort to give its room back');
   });
 
   test('one user\'s slow streams take at most their share of the stream buffers: their next read waits, other users\' reads do not wait behind it', async () => {

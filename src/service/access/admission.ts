@@ -25,8 +25,13 @@ import { AuditDetails, AuditTrail } from './trail';
 
 const MIB = 1024 * 1024;
 
-/** A read refused for lack of room: the caller may try again after `retryAfterSeconds`. */
+/**
+ * A read refused for lack of room: the caller may try again after `retryAfterSeconds`. The
+ * message says why in words; the engine's heavy operators are for the service log only.
+ */
 export class OverloadedError extends AccessError {
+  heavyOperators: string[] = [];
+
   constructor(
     message: string,
     readonly retryAfterSeconds: number
@@ -90,7 +95,9 @@ export class Admission {
       await this.acquire(claim, closed);
     } catch (error) {
       if (error instanceof OverloadedError) {
-        await trail.access('refused', { ...details, reason: `${error.message}${heavy ? ` (heavy: ${cost.heavyOperators.join(', ')})` : ''}` });
+        error.heavyOperators = cost.heavyOperators;
+        // The plan's operators go to compliance (and the service log), never to the caller.
+        await trail.access('refused', { ...details, reason: error.message, actual_reason: heavy ? `heavy in the engine's plan: ${cost.heavyOperators.join(', ')}` : null });
       }
       throw error;
     }
@@ -206,7 +213,7 @@ export class Admission {
     const retryAfterSeconds = Math.max(1, Math.ceil(settings.queueWaitMs / 1000));
     const why = () =>
       claim.heavy && (this.heavyRunning.get(claim.engine) ?? 0) >= settings.heavyQueries
-        ? `${settings.heavyQueries} heavy ${settings.heavyQueries === 1 ? 'query is' : 'queries are'} running`
+        ? `${settings.heavyQueries === 1 ? 'a large sort/aggregate is' : `${settings.heavyQueries} large sorts/aggregates are`} running`
         : `streams hold ${Math.round(this.streamBytes / MIB)} of ${Math.round(settings.streamBuffers / MIB)} MiB (yours ${Math.round((this.userBytes.get(claim.user) ?? 0) / MIB)} of ${Math.round(settings.streamBuffersPerUser / MIB)} MiB)`;
     if (closed.aborted) return Promise.reject(new OverloadedError('the client went away before its read started', retryAfterSeconds));
     // Every waiting read that fits is granted as soon as room comes back (admitWaiting), so none
@@ -217,7 +224,7 @@ export class Admission {
       return Promise.resolve();
     }
     if (this.queue.length >= settings.queueLength) {
-      return Promise.reject(new OverloadedError(`the service is busy (${why()}, ${this.queue.length} reads waiting): try again in ${retryAfterSeconds} s`, retryAfterSeconds));
+      return Promise.reject(new OverloadedError(`the service is busy: ${why()} and ${this.queue.length} reads are waiting; retry in ${retryAfterSeconds} s`, retryAfterSeconds));
     }
     return new Promise((resolve, reject) => {
       const waiting: Waiting = {
@@ -234,7 +241,7 @@ export class Admission {
         reject(error);
       };
       const timer = setTimeout(
-        () => leave(new OverloadedError(`the service is busy (${why()}): waited ${settings.queueWaitMs / 1000} s, try again in ${retryAfterSeconds} s`, retryAfterSeconds)),
+        () => leave(new OverloadedError(`the service is busy: ${why()}; waited ${settings.queueWaitMs / 1000} s, retry in ${retryAfterSeconds} s`, retryAfterSeconds)),
         settings.queueWaitMs
       );
       const gone = () => {

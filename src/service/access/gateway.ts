@@ -171,9 +171,9 @@ export class AccessGateway {
    * What the principal may see, as versions, now and whenever it changes, until the client
    * goes or `authorization` (verified again as time passes) no longer holds (./watch.ts).
    */
-  watch(call: Call, caller: Authenticated, authorization: string | undefined, sink: ViewSink): Promise<void> {
-    const principal = Authenticated.verified(caller);
-    return this.views.watch(this.trail(call, 'watch', null, principal), principal, authorization, sink);
+  async watch(call: Call, caller: Authenticated, authorization: string | undefined, sink: ViewSink): Promise<void> {
+    const { principal, trail } = await this.start(call, caller, 'watch', () => undefined);
+    await this.views.watch(trail, principal, authorization, sink);
   }
 
   /** The configuration changed (a reload): watching clients learn what changed for them. */

@@ -25,7 +25,11 @@ export interface AuditSink {
   close(): Promise<void>;
 }
 
-/** Less free space than this on the audit file's file system, and the log counts as not writable. */
+/**
+ * Less free space than this on the audit file's file system, and the log counts as not
+ * writable: for health and for every commit alike, so that /health says unavailable exactly
+ * when requests are refused.
+ */
 export const MIN_FREE_BYTES = 1024 * 1024;
 
 /** How far back from the end of the file the start-up looks for streams without an end. */
@@ -149,12 +153,15 @@ export class FileAuditSink implements AuditSink {
    * records, and an empty commit works (the file opens for appending, fdatasync succeeds).
    */
   async ready(): Promise<void> {
-    const directory = dirname(this.path);
-    await access(directory, constants.W_OK);
-    const { bavail, bsize } = await statfs(directory);
-    const free = bavail * bsize;
-    if (free < MIN_FREE_BYTES) throw new Error(`audit log ${this.path}: its file system has ${free} bytes free (less than ${MIN_FREE_BYTES})`);
+    await access(dirname(this.path), constants.W_OK);
     await this.commits.probe();
+  }
+
+  /** Rejects if writing `bytes` would leave less than MIN_FREE_BYTES free on the file's file system. */
+  private async checkRoomFor(bytes: number): Promise<void> {
+    const { bavail, bsize } = await statfs(dirname(this.path));
+    const free = bavail * bsize;
+    if (free - bytes < MIN_FREE_BYTES) throw new Error(`its file system has ${free} bytes free (${bytes} to write, ${MIN_FREE_BYTES} kept free)`);
   }
 
   async unfinishedStreams(): Promise<StoredRecord[]> {
@@ -194,6 +201,7 @@ export class FileAuditSink implements AuditSink {
         this.notice(`audit log ${this.path} was rotated or deleted: writing to a new file at that path`);
         await this.reopen();
       }
+      await this.checkRoomFor(Buffer.byteLength(text));
       for (let attempt = 1; ; attempt++) {
         before = (await this.handle!.stat()).size;
         await this.handle!.appendFile(text);

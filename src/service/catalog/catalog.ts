@@ -110,7 +110,8 @@ export class Catalog {
    */
   static async build(configs: DatasetConfig[], engines: Pick<EngineRegistry, 'engineFor'>, previous?: Catalog): Promise<Catalog> {
     const unreadable: { dataset: string; reason: string }[] = [];
-    const entries = await Promise.all(
+    // Read in parallel, reported in file order: the first failing dataset is named, whichever fails first.
+    const settled = await Promise.allSettled(
       configs.map(async config => {
         const cannotRead = (error: unknown) => new ConfigError(config.origin.file, config.origin.line, `dataset ${config.name}: cannot read source: ${(error as Error).message}`);
         let engine: QueryEngine;
@@ -159,6 +160,9 @@ export class Catalog {
         return [config.name, { config, engine, columns, facts }] as const;
       })
     );
+    const failed = settled.find(outcome => outcome.status === 'rejected');
+    if (failed) throw failed.reason;
+    const entries = settled.map(outcome => (outcome as PromiseFulfilledResult<readonly [string, CatalogDataset]>).value);
     return new Catalog(new Map(entries), unreadable);
   }
 

@@ -5,11 +5,13 @@ import { parseOrderKey } from '../../common/order';
 import { ConnectionContext, ConnectionSettings } from '../engine/engine';
 import { DEFAULT_KIND, ENGINE_KINDS } from '../engine/kinds';
 import { FileFormat, Source } from '../engine/source';
+import { Expr } from '../policy/ast';
 import { ExpressionError, parseExpression } from '../policy/parse';
 import { Policy } from '../policy/types';
 import { resolveSourcePath } from './paths';
+import { KnownTargets, PROTECTIONS, attributesOf, unknownAttribute, unknownDataset } from './targets';
 import { resourceSettings, thisMachine } from './resources';
-import { CatalogYaml, SettingsYaml, catalogSchema, directorySchema, policiesSchema, settingsSchema } from './schemas';
+import { CatalogYaml, PoliciesYaml, SettingsYaml, catalogSchema, directorySchema, policiesSchema, settingsSchema } from './schemas';
 import { AuditSettings, Builtins, DatasetConfig, DirectoryEntry, IdentitySettings, ServiceSettings, WardenConfig } from './types';
 import { ConfigError, YamlFile, validate, yamlFilesIn } from './yaml-file';
 
@@ -212,7 +214,27 @@ function parseAt(file: YamlFile, at: (string | number)[], text: string) {
   }
 }
 
-function loadPolicies(configDir: string, builtins: Policy[]): Policy[] {
+/** Refuses a protection aimed at a dataset or a user attribute that does not exist (config/targets.ts). */
+function checkTargets(file: YamlFile, at: (string | number)[], entry: PoliciesYaml['policies'][number], known: KnownTargets): void {
+  if (!PROTECTIONS.has(entry.effect)) return;
+  (entry.datasets.names ?? []).forEach((name, index) => {
+    const problem = unknownDataset(name, known);
+    if (problem) file.fail([...at, 'datasets', 'names', index], `policy ${entry.name}: datasets.names: ${problem}`);
+  });
+  for (const attribute of Object.keys(entry.principals.attributes ?? {})) {
+    const problem = unknownAttribute(attribute, known, 'the policy would apply to no one');
+    if (problem) file.fail([...at, 'principals', 'attributes', attribute], `policy ${entry.name}: principals: ${problem}`);
+  }
+}
+
+function checkAttributesRead(file: YamlFile, at: (string | number)[], policy: string, part: 'filter' | 'when', expr: Expr, known: KnownTargets): void {
+  for (const attribute of attributesOf(expr)) {
+    const problem = unknownAttribute(attribute, known, `it would be NULL for every user (a filter then withholds every row, a condition never holds): fix the name, or give the attribute to the users in directory.yaml`);
+    if (problem) file.fail([...at, part], `policy ${policy}: ${part}: ${problem}`);
+  }
+}
+
+function loadPolicies(configDir: string, builtins: Policy[], known: KnownTargets): Policy[] {
   const policies: Policy[] = [];
   const seen = new Map<string, string>();
   for (const path of yamlFilesIn(join(configDir, 'policies'))) {
@@ -222,6 +244,7 @@ function loadPolicies(configDir: string, builtins: Policy[]): Policy[] {
       const { name } = entry;
       if (seen.has(name)) file.fail([...at, 'name'], `policy ${name} is already defined in ${seen.get(name)}`);
       seen.set(name, `${path}:${file.lineOf([...at, 'name'])}`);
+      checkTargets(file, at, entry, known);
       const base = { name, datasets: entry.datasets, principals: entry.principals, unless: entry.unless, origin: { file: path, line: file.lineOf(at) } };
       // The schema has checked that each effect comes with its own keys (policiesSchema).
       switch (entry.effect) {
@@ -229,15 +252,21 @@ function loadPolicies(configDir: string, builtins: Policy[]): Policy[] {
         case 'deny':
           policies.push({ ...base, effect: entry.effect });
           break;
-        case 'row_filter':
-          policies.push({ ...base, effect: 'row_filter', filter: parseAt(file, [...at, 'filter'], entry.filter!) });
+        case 'row_filter': {
+          const filter = parseAt(file, [...at, 'filter'], entry.filter!);
+          checkAttributesRead(file, at, name, 'filter', filter, known);
+          policies.push({ ...base, effect: 'row_filter', filter });
           break;
+        }
         case 'column_mask':
           policies.push({ ...base, effect: 'column_mask', columns: entry.columns!, mask: entry.mask! });
           break;
-        case 'cell_mask':
-          policies.push({ ...base, effect: 'cell_mask', columns: entry.columns!, mask: entry.mask!, when: parseAt(file, [...at, 'when'], entry.when!) });
+        case 'cell_mask': {
+          const when = parseAt(file, [...at, 'when'], entry.when!);
+          checkAttributesRead(file, at, name, 'when', when, known);
+          policies.push({ ...base, effect: 'cell_mask', columns: entry.columns!, mask: entry.mask!, when });
           break;
+        }
       }
     });
   }
@@ -255,11 +284,18 @@ export function loadConfig(configDir: string, builtins: Builtins = NO_BUILTINS):
   }
   const files = [join(dir, 'warden.yaml'), join(dir, 'directory.yaml')];
   const settings = loadSettings(dir, files);
+  const directory = loadDirectory(dir);
+  const datasets = loadDatasets(dir, settings, builtins.datasets(settings));
+  const known: KnownTargets = {
+    datasets: new Set(datasets.map(dataset => dataset.name)),
+    // Attributes from trusted token claims can be any: only the directory's are known then.
+    attributes: settings.identity.trustedClaims.includes('attributes') ? undefined : new Set([...directory.values()].flatMap(entry => Object.keys(entry.attributes)))
+  };
   return {
     settings,
-    directory: loadDirectory(dir),
-    datasets: loadDatasets(dir, settings, builtins.datasets(settings)),
-    policies: loadPolicies(dir, builtins.policies()),
+    directory,
+    datasets,
+    policies: loadPolicies(dir, builtins.policies(), known),
     inputs: { files, directories: [join(dir, 'catalog'), join(dir, 'policies')] }
   };
 }

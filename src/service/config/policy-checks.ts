@@ -18,11 +18,9 @@ import { columnsOf } from '../policy/ast';
 import { DatasetFacts, datasetMatches, policyAppliesTo } from '../policy/decide';
 import { typeProblem, typedColumn } from '../policy/typecheck';
 import { Policy } from '../policy/types';
+import { isPattern } from './targets';
 import { DirectoryEntry } from './types';
 import { ConfigError } from './yaml-file';
-
-
-const isPattern = (name: string) => /[*?]/.test(name);
 
 function listed(names: string[]): string {
   return names.length > 3 ? `${names.slice(0, 3).join(', ')} and ${names.length - 3} more` : names.join(', ');

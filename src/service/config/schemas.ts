@@ -252,3 +252,4 @@ export const policiesSchema = Type.Object(
   { additionalProperties: false, title: 'Warden policy file (policies/*.yaml)' }
 );
 
+export type PoliciesYaml = Static<typeof policiesSchema>;

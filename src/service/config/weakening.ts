@@ -7,6 +7,7 @@ import { MaskSpec, restrictiveness } from '../../common/masks';
 import { Expr } from '../policy/ast';
 import { describeExpression } from '../policy/describe';
 import { ColumnSelector, DatasetSelector, Policy, PrincipalSelector } from '../policy/types';
+import { PROTECTIONS } from './targets';
 
 export interface Weakening {
   policy: string;
@@ -16,8 +17,6 @@ export interface Weakening {
   line: number;
   changes: string[];
 }
-
-const PROTECTIONS = new Set<Policy['effect']>(['deny', 'row_filter', 'column_mask', 'cell_mask']);
 
 function includesAll(wider: readonly string[] | undefined, narrower: readonly string[] | undefined): boolean {
   return (narrower ?? []).every(item => (wider ?? []).includes(item));

@@ -3,7 +3,7 @@
  * the access pipeline (access/gateway.ts), which decides and audits everything, and writes the
  * answer as JSON or an Arrow IPC stream.
  */
-import { IncomingMessage, Server, ServerResponse, createServer } from 'node:http';
+import { IncomingMessage, Server, ServerResponse, createServer, maxHeaderSize } from 'node:http';
 import { Duplex } from 'node:stream';
 import { API_PREFIX, HEALTH_STATUS, Health, REQUEST_ID_HEADER } from '../../common/api';
 import { OverloadedError } from '../access/admission';
@@ -45,9 +45,11 @@ function refuseUnreadable(service: HttpService, error: Error & { code?: string }
     socket.destroy();
     return;
   }
-  const [status, words] = error.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large'] : [400, 'Bad Request'];
-  const message = `malformed HTTP request (${error.code ?? error.message}): see RFC 9112 for what a request may contain`;
-  service.events.info('refused', { code: 'bad_request', status, message });
+  const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+  const [status, words] = tooLarge ? [431, 'Request Header Fields Too Large'] : [400, 'Bad Request'];
+  // In words for the caller; the parser's own name for the fault goes to the service log only.
+  const message = tooLarge ? `request headers larger than ${maxHeaderSize / 1024} KB` : 'malformed HTTP request: see RFC 9112 for what a request may contain';
+  service.events.info('refused', { code: 'bad_request', status, message, parser: error.code ?? error.message });
   const body = JSON.stringify({ error: { code: 'bad_request', message } });
   socket.end(`HTTP/1.1 ${status} ${words}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
@@ -68,7 +70,8 @@ async function handle(service: HttpService, request: IncomingMessage, response: 
   try {
     url = requestUrl(request);
     const path = url.pathname.startsWith(API_PREFIX) ? url.pathname.slice(API_PREFIX.length) : null;
-    if (path === '/health' && request.method === 'GET') {
+    // HEAD as well: load balancers' probes often ask so (Node sends no body for HEAD).
+    if (path === '/health' && (request.method === 'GET' || request.method === 'HEAD')) {
       const health = await service.health();
       sendJson(response, HEALTH_STATUS[health.status], health);
       return;
@@ -108,7 +111,9 @@ async function handle(service: HttpService, request: IncomingMessage, response: 
       path: url?.pathname ?? null,
       request_id: call?.requestId ?? null,
       user: caller?.principal.user ?? null,
-      message: refusal.message
+      message: refusal.message,
+      // What made a refused read heavy, in the engine's words: for the operator, not the caller.
+      ...(error instanceof OverloadedError && error.heavyOperators.length ? { heavy: error.heavyOperators } : {})
     };
     if (refusal.status >= 500) service.events.error('refused', line);
     else service.events.info('refused', line);

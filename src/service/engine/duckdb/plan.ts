@@ -17,6 +17,10 @@ const STREAMING = new Set(['PROJECTION', 'FILTER', 'LIMIT', 'STREAMING_LIMIT', '
 const FILE_READER = /^READ_[A-Z_]+$/;
 /** A TOP_N keeps its N rows: up to this many, it is as light as a preview. */
 export const LIGHT_TOP_N_ROWS = 100_000;
+/** Operators that give at most the rows of their (first) input. */
+const ROW_PRESERVING = new Set(['PROJECTION', 'FILTER', 'ORDER_BY', 'LIMIT', 'STREAMING_LIMIT']);
+/** Columns that name one row of a source: a join on them matches each row at most once. */
+const ROW_IDENTIFIERS = new Set(['rowid', 'file_row_number', 'file_index']);
 
 interface PlanNode {
   name?: string;
@@ -24,16 +28,55 @@ interface PlanNode {
   extra_info?: Record<string, unknown>;
 }
 
-/** The heavy operators of a plan (names, with a TOP_N's row count), in plan order; empty when it streams. */
+const nameOf = (node: PlanNode) => String(node.name ?? '').trim();
+
+/**
+ * Whether a join matches each of its build side's rows to at most one row: its conditions
+ * compare row identifiers only, one of them unique within a file (DuckDB's late
+ * materialization of a small top-N: the TOP_N picks row numbers, the join fetches their rows).
+ */
+function joinsOnRowIdentity(node: PlanNode): boolean {
+  const conditions = node.extra_info?.Conditions;
+  const list = Array.isArray(conditions) ? conditions.map(String) : typeof conditions === 'string' ? [conditions] : [];
+  const columns = list.map(condition => /^(\w+) = (\w+)$/.exec(condition.trim())).map(match => (match && match[1] === match[2] ? match[1] : null));
+  return columns.length > 0 && columns.every(column => column !== null && ROW_IDENTIFIERS.has(column)) && columns.some(column => column !== 'file_index');
+}
+
+/** At most how many rows a node gives, where the plan bounds it (a TOP_N below it); Infinity otherwise. */
+function rowBound(node: PlanNode): number {
+  const name = nameOf(node);
+  const children = node.children ?? [];
+  if (name === 'EMPTY_RESULT') return 0;
+  if (name === 'TOP_N') return Math.min(Number(node.extra_info?.Top ?? Infinity), children.length ? rowBound(children[0]) : Infinity);
+  if (ROW_PRESERVING.has(name) && children.length === 1) return rowBound(children[0]);
+  if (name === 'HASH_JOIN' && node.extra_info?.['Join Type'] === 'SEMI' && children.length === 2) {
+    return joinsOnRowIdentity(node) ? Math.min(rowBound(children[0]), rowBound(children[1])) : rowBound(children[0]);
+  }
+  return Infinity;
+}
+
+/** What an operator holds in memory, in rows, as far as the plan bounds it: a sort its input, a hash join its build side. */
+function rowsHeld(node: PlanNode): number {
+  const name = nameOf(node);
+  const children = node.children ?? [];
+  if (name === 'TOP_N') return Number(node.extra_info?.Top);
+  if (name === 'ORDER_BY' && children.length === 1) return rowBound(children[0]);
+  if (name === 'HASH_JOIN' && children.length === 2) return rowBound(children[1]);
+  return Infinity;
+}
+
+/**
+ * The heavy operators of a plan (names, with a TOP_N's row count), in plan order; empty when
+ * it streams. An operator that holds at most LIGHT_TOP_N_ROWS rows, by the plan's own bounds,
+ * is light: a small top-N, and DuckDB's late materialization of one (an ORDER_BY of the rows
+ * a SEMI join fetched by row number for a TOP_N).
+ */
 export function heavyOperators(plan: unknown): string[] {
   const heavy: string[] = [];
   const visit = (node: PlanNode) => {
-    const name = String(node.name ?? '').trim();
-    if (name === 'TOP_N') {
-      const rows = Number(node.extra_info?.Top);
-      if (!(rows <= LIGHT_TOP_N_ROWS)) heavy.push(`TOP_N(${node.extra_info?.Top ?? '?'})`);
-    } else if (!STREAMING.has(name) && !FILE_READER.test(name)) {
-      heavy.push(name || 'an unnamed operator');
+    const name = nameOf(node);
+    if (!STREAMING.has(name) && !FILE_READER.test(name) && !(rowsHeld(node) <= LIGHT_TOP_N_ROWS)) {
+      heavy.push(name === 'TOP_N' ? `TOP_N(${node.extra_info?.Top ?? '?'})` : name || 'an unnamed operator');
     }
     for (const child of node.children ?? []) visit(child);
   };
