@@ -73,4 +73,7 @@ test('binding user attributes: scalars, lists, missing values', () => {
 test('numbers out of range are refused rather than becoming Infinity', () => {
   assert.throws(() => parseExpression('x > 1e309'), /number 1e309 is out of range at position 5/);
   assert.throws(() => parseExpression('x > -1e309'), /number 1e309 is out of range at position 6/);
+  assert.throws(() => parseExpression('units = 9223372036854775807'), /number 9223372036854775807 is too large to compare exactly.* at position 9/);
+  assert.throws(() => parseExpression('units > 99999999999999999999999999'), /too large to compare exactly/);
+  assert.doesNotThrow(() => parseExpression('units = -9007199254740991 OR ratio < 1.5e-3'));
 });

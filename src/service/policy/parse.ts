@@ -254,6 +254,11 @@ class Parser {
     if (!Number.isFinite(value)) {
       this.fail(`number ${token.text} is out of range`, token);
     }
+    // Past 2^53 a whole number is not what was written (9223372036854775807 reads as ...808), and
+    // the engines would then be handed a value outside their integer types.
+    if (Number.isInteger(value) && Math.abs(value) > Number.MAX_SAFE_INTEGER) {
+      this.fail(`number ${token.text} is too large to compare exactly: whole numbers lie between -9007199254740991 and 9007199254740991`, token);
+    }
     return value;
   }
 
