@@ -40,8 +40,15 @@ function loadSettings(configDir: string, inputs: string[]): ServiceSettings {
   for (const [name, yaml] of Object.entries(data.connections ?? {})) {
     // The schema has checked the connection against its kind's own schema.
     const kind = ENGINE_KINDS.get(yaml.kind ?? DEFAULT_KIND)!;
+    const fail: ConnectionContext['fail'] = (at, problem) => file.fail(['connections', name, ...at], problem);
     const context: ConnectionContext = {
-      fail: (at, problem) => file.fail(['connections', name, ...at], problem),
+      fail,
+      passwordFromEnv: variable => {
+        if (!variable) return undefined;
+        const password = process.env[variable];
+        if (!password) fail(['password_env'], `connection ${name}: the environment variable ${variable} is not set (it holds the password)`);
+        return password;
+      },
       readFile: fileName => {
         const path = resolve(configDir, fileName);
         inputs.push(path);

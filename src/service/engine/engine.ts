@@ -4,6 +4,7 @@
  * EngineKind registered in ./kinds.ts under the `kind` its connections carry in warden.yaml
  * (PostgreSQL, Trino). docs/engines.md lists the files a new engine touches.
  */
+import { Type } from '@sinclair/typebox';
 import type { Static, TObject, TString } from '@sinclair/typebox';
 import type { RecordBatch, Schema } from 'apache-arrow';
 import { CompiledScan } from './compile';
@@ -87,6 +88,12 @@ export interface ConnectionSettings {
 }
 
 /** What an engine kind may need while loading a connection's settings. */
+/**
+ * The schema of a `*_env` setting: it names the environment variable holding a secret (secrets
+ * never sit in the YAML; the Jupyter server keeps every `*_env` variable from kernels).
+ */
+export const ENV_NAME = Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$', description: 'an environment variable name' });
+
 export interface ConnectionContext {
   /**
    * Reads a file the settings name (relative to the config directory), and counts it among the
@@ -95,6 +102,8 @@ export interface ConnectionContext {
   readFile(fileName: string): string;
   /** Stops loading, naming the file and line of the key at `at` (under this connection). */
   fail(at: string[], problem: string): never;
+  /** The password in the environment variable `password_env` names; fails if that is unset. */
+  passwordFromEnv(variable: string | undefined): string | undefined;
 }
 
 /**

@@ -3,7 +3,7 @@
  * connection names no kind), catalog sources `{ format: postgres, connection, table }`.
  */
 import { Type } from '@sinclair/typebox';
-import { EngineKind } from '../engine';
+import { ENV_NAME, EngineKind } from '../engine';
 import { postgresDialect } from './dialect';
 import { PostgresEngine } from './engine';
 import { PostgresConnection, SslMode } from './pool';
@@ -12,7 +12,6 @@ export { postgresDialect } from './dialect';
 export { PostgresEngine } from './engine';
 export { type PostgresConnection, describeConnection, isPostgresConnection, poolConfig, qualifiedName } from './pool';
 
-const envName = Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$', description: 'an environment variable name' });
 
 const connectionSchema = Type.Object(
   {
@@ -20,7 +19,7 @@ const connectionSchema = Type.Object(
     port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
     database: Type.String({ minLength: 1 }),
     user: Type.String({ minLength: 1 }),
-    password_env: Type.Optional(envName),
+    password_env: Type.Optional(ENV_NAME),
     ssl: Type.Optional(Type.Unsafe<SslMode>({ enum: ['disable', 'require', 'verify-full'] })),
     ssl_ca_file: Type.Optional(Type.String({ minLength: 1 })),
     pool_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
@@ -39,12 +38,8 @@ export const postgresKind: EngineKind<PostgresConnection, typeof connectionSchem
     pattern: '^[A-Za-z_][A-Za-z0-9_$]*(\\.[A-Za-z_][A-Za-z0-9_$]*)?$'
   }),
 
-  connection(name, yaml, { readFile, fail }) {
-    let password: string | undefined;
-    if (yaml.password_env) {
-      password = process.env[yaml.password_env];
-      if (!password) fail(['password_env'], `connection ${name}: the environment variable ${yaml.password_env} is not set (it holds the password)`);
-    }
+  connection(name, yaml, { readFile, fail, passwordFromEnv }) {
+    const password = passwordFromEnv(yaml.password_env);
     const ssl = yaml.ssl ?? 'disable';
     let sslCa: string | undefined;
     if (yaml.ssl_ca_file) {

@@ -3,7 +3,7 @@
  * `{ format: trino, connection, table: schema.table | catalog.schema.table }`.
  */
 import { Type } from '@sinclair/typebox';
-import { EngineKind } from '../engine';
+import { ENV_NAME, EngineKind } from '../engine';
 import { trinoDialect } from './dialect';
 import { TrinoEngine } from './engine';
 import { TrinoConnection } from './protocol';
@@ -13,7 +13,6 @@ export { TrinoEngine } from './engine';
 export { TrinoClient, type TrinoConnection, TrinoQueryError, describeTrino } from './protocol';
 export { executeStatement } from './statement';
 
-const envName = Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$', description: 'an environment variable name' });
 /** Trino's names: letters, digits and _ (it lower-cases them), not starting with a digit. */
 const NAME = '[A-Za-z_][A-Za-z0-9_]*';
 
@@ -21,7 +20,7 @@ const connectionSchema = Type.Object(
   {
     url: Type.String({ pattern: '^https?://[^/?#]+/?$', description: 'the coordinator, https://host:port' }),
     user: Type.String({ minLength: 1 }),
-    password_env: Type.Optional(envName),
+    password_env: Type.Optional(ENV_NAME),
     ca_file: Type.Optional(Type.String({ minLength: 1, description: 'PEM certificates trusted for the coordinator, besides the system ones' })),
     catalog: Type.String({ pattern: `^${NAME}$`, description: 'the catalog of tables named schema.table' }),
     request_timeout_ms: Type.Optional(Type.Integer({ minimum: 100, maximum: 600_000, description: 'time allowed to each HTTP request to Trino' })),
@@ -36,14 +35,10 @@ export const trinoKind: EngineKind<TrinoConnection, typeof connectionSchema> = {
   connectionSchema,
   tableSchema: Type.String({ description: `schema.table or catalog.schema.table (letters, digits and _; not starting with a digit)`, pattern: `^${NAME}\\.${NAME}(\\.${NAME})?$` }),
 
-  connection(name, yaml, { readFile, fail }) {
-    let password: string | undefined;
-    if (yaml.password_env) {
-      password = process.env[yaml.password_env];
-      if (!password) fail(['password_env'], `connection ${name}: the environment variable ${yaml.password_env} is not set (it holds the password)`);
-      // Basic authentication in clear text would give the password to anyone on the path.
-      if (!yaml.url.startsWith('https://')) fail(['url'], `connection ${name}: a password is only sent over HTTPS: use an https:// url`);
-    }
+  connection(name, yaml, { readFile, fail, passwordFromEnv }) {
+    const password = passwordFromEnv(yaml.password_env);
+    // Basic authentication in clear text would give the password to anyone on the path.
+    if (password && !yaml.url.startsWith('https://')) fail(['url'], `connection ${name}: a password is only sent over HTTPS: use an https:// url`);
     let ca: string | undefined;
     if (yaml.ca_file) {
       try {
